@@ -1,0 +1,94 @@
+"""Which object keys are jobs, the stable job id, and where a job's outputs go."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from i2v import constants as c
+
+KIND_IMAGE = "image"
+KIND_JOB_FILE = "job_file"
+
+
+@dataclass(frozen=True)
+class KeyDecision:
+    """Whether a key starts a job, and if not, why (logged for skipped objects)."""
+
+    kind: str | None
+    reason: str = ""
+
+    @property
+    def is_job(self) -> bool:
+        return self.kind is not None
+
+
+def decode_event_key(raw: str) -> str:
+    """S3 event notifications URL-encode object keys, with spaces as '+'."""
+    return unquote_plus(raw)
+
+
+def classify_key(key: str, uploads_prefix: str, outputs_prefix: str) -> KeyDecision:
+    """Decide if an object key is a job. Never true for outputs, defaults files or `_` names.
+
+    Anything whose file name or any folder (below the uploads prefix) starts with `_` is not a
+    job by itself: `_defaults.json`, and folders such as `_frames/` for images that job files use.
+    """
+    if outputs_prefix and key.startswith(outputs_prefix):
+        return KeyDecision(None, "under the outputs prefix")
+    if not key.startswith(uploads_prefix):
+        return KeyDecision(None, f"outside the uploads prefix {uploads_prefix!r}")
+    relative = key[len(uploads_prefix):]
+    if not relative or relative.endswith("/"):
+        return KeyDecision(None, "a folder marker")
+    if any(part.startswith("_") for part in relative.split("/")):
+        return KeyDecision(None, "a name starting with '_' (defaults file or job-file asset)")
+    lower = relative.lower()
+    if lower.endswith(c.IMAGE_SUFFIXES):
+        return KeyDecision(KIND_IMAGE)
+    if lower.endswith(c.JOB_FILE_SUFFIX):
+        return KeyDecision(KIND_JOB_FILE)
+    return KeyDecision(None, "not a .jpg, .jpeg, .png or .json job file")
+
+
+def job_id_for(bucket: str, key: str, version: str | None) -> str:
+    """Stable id of one object version: the same upload always maps to the same job."""
+    digest = hashlib.sha256(f"{bucket}\n{key}\n{version or ''}".encode()).hexdigest()
+    return digest[:32]
+
+
+def execution_name(job_id: str) -> str:
+    return f"{c.EXECUTION_NAME_PREFIX}{job_id}"
+
+
+def output_keys(key: str, uploads_prefix: str, outputs_prefix: str) -> tuple[str, str]:
+    """`uploads/a/b/cat.png` -> (`outputs/a/b/cat.mp4`, `outputs/a/b/cat.json`)."""
+    relative = key[len(uploads_prefix):] if key.startswith(uploads_prefix) else key
+    stem, _ext = posixpath.splitext(relative)
+    return outputs_prefix + stem + c.VIDEO_SUFFIX, outputs_prefix + stem + c.MANIFEST_SUFFIX
+
+
+def resolve_relative(job_file_key: str, reference: str) -> str:
+    """A key named in a job file, relative to the job file's folder (`..` allowed, not past root)."""
+    if reference.startswith("/"):
+        return reference.lstrip("/")
+    folder = posixpath.dirname(job_file_key)
+    joined = posixpath.normpath(posixpath.join(folder, reference)) if folder else posixpath.normpath(reference)
+    if joined.startswith("../") or joined == "..":
+        raise ValueError(f"{reference!r} points above the bucket root")
+    return joined
+
+
+def defaults_candidates(key: str, uploads_prefix: str) -> list[str]:
+    """`_defaults.json` keys to look for, nearest folder first, up to the uploads prefix."""
+    folder = posixpath.dirname(key)
+    root = uploads_prefix.rstrip("/")
+    candidates = []
+    while True:
+        candidates.append(f"{folder}/{c.DEFAULTS_FILE_NAME}" if folder else c.DEFAULTS_FILE_NAME)
+        if folder == root or not folder or not folder.startswith(root):
+            break
+        folder = posixpath.dirname(folder)
+    return candidates
