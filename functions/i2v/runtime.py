@@ -83,7 +83,7 @@ def submitter() -> Submitter:
 
 @lru_cache(maxsize=1)
 def status_deps() -> StatusDeps:
-    return StatusDeps(client=provider_client(), time_scale=get_settings().time_scale)
+    return StatusDeps(client=provider_client(), jobs=jobs_table(), time_scale=get_settings().time_scale)
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ then the stack defaults. Every layer is parsed into canonical snake_case names b
 from __future__ import annotations
 
 import json
+from email.header import Header, decode_header, make_header
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
@@ -48,13 +49,30 @@ class JobParams:
         return asdict(self)
 
 
+def decode_metadata_value(value: str) -> str:
+    """S3 returns non-ASCII metadata as RFC 2047 encoded-words (=?UTF-8?B?...?=); decode them."""
+    if "=?" not in value:
+        return value
+    try:
+        return str(make_header(decode_header(value)))
+    except (ValueError, LookupError, UnicodeDecodeError):
+        return value
+
+
+def encode_metadata_value(value: str) -> str:
+    """The inverse, for writers (the command line): ASCII stays as is."""
+    if value.isascii():
+        return value
+    return Header(value, "utf-8").encode(maxlinelen=100000)
+
+
 def from_metadata(metadata: Mapping[str, str]) -> dict:
     """User metadata as canonical parameters; unrelated metadata keys are ignored."""
     out = {}
     for raw_key, value in metadata.items():
         name = METADATA_KEYS.get(raw_key.lower())
         if name is not None:
-            out[name] = value
+            out[name] = decode_metadata_value(value)
     return out
 
 

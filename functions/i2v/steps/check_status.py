@@ -20,6 +20,7 @@ MAX_TRANSIENT_ERRORS = 8
 @dataclass
 class StatusDeps:
     client: object  # HighwayClient-like: get_result(task_id)
+    jobs: object | None = None  # JobsTable-like: update(job_id, **fields), for progress tracking
     time_scale: float = 1.0
     policy: PollingPolicy = DEFAULT_POLICY
     clock: Clock = system_clock
@@ -33,6 +34,15 @@ def _fail(state: dict, code: str, message: str, retryable: bool = False) -> dict
 
 
 def check_status(state: dict, deps: StatusDeps) -> dict:
+    state = _check(state, deps)
+    if deps.jobs is not None:
+        poll = state["poll"]
+        deps.jobs.update(state["job"]["job_id"], polls=poll["polls"], provider_status=poll["provider_status"],
+                         progress_percent=poll["progress_percent"], updated_at=iso(deps.clock()))
+    return state
+
+
+def _check(state: dict, deps: StatusDeps) -> dict:
     poll = state["poll"]
     task = state["task"] or {}
     task_id = task["task_id"]

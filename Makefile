@@ -1,0 +1,66 @@
+# The verbs people type. Everything bootstraps itself from a bare Python 3.11+ and Node 20.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export UV_PYTHON := $(shell command -v $(PYTHON))
+
+.PHONY: help install demo test test-unit test-e2e test-infra soak bench synth deploy lint clean
+
+help:
+	@echo "make demo    - run the whole pipeline locally on a sample image (no AWS account needed)"
+	@echo "make test    - unit, workflow, infrastructure (synth + cdk-nag + cfn-lint) and end-to-end tests"
+	@echo "make soak    - the full fault soak (300+ uploads, duplicates, 429s, 5xx, failures)"
+	@echo "make bench   - benchmarks against the usual designs; writes bench-results/"
+	@echo "make synth   - cdk synth (offline, no Docker)"
+	@echo "make deploy  - cdk deploy (needs AWS credentials)"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==0.13.8
+
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/i2v demo
+
+test: install
+	$(PY) -m pytest -q
+
+test-unit: $(VENV)/.installed
+	$(PY) -m pytest -q tests/unit tests/highway_sim
+
+test-e2e: $(VENV)/.installed
+	$(PY) -m pytest -q tests/e2e tests/workflow
+
+test-infra: install
+	$(PY) -m pytest -q tests/infra
+
+soak: $(VENV)/.installed
+	$(PY) -m i2v_local.soak
+
+bench: $(VENV)/.installed
+	$(PY) -m i2v_bench
+
+synth: install
+	npx cdk synth -q
+
+deploy: install
+	npx cdk deploy
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check functions infra tests
+
+clean:
+	rm -rf cdk.out .pytest_cache demo-output i2v-output

@@ -1,0 +1,184 @@
+"""One local run of the pipeline: start what is needed, upload, follow the jobs, collect outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from i2v import constants as c
+from i2v.jobs.keys import classify_key
+from i2v_local.cloud import CloudConfig, LocalCloud
+from i2v_local.uploads import Upload
+
+SIMULATOR_KEY = "local-simulator-key"
+
+# jobs-table status -> what the progress display says
+PHASES = {"QUEUED": "queued", "GENERATING": "generating", "STORING": "storing", "SUCCEEDED": "done",
+          "FAILING": "failing", "FAILED": "failed"}
+
+
+@dataclass
+class RunOptions:
+    out_dir: Path
+    provider_url: str | None = None  # None: start the simulator
+    speed: float = 20.0  # simulator speed factor; the workflow's waits are scaled by the same
+    full_size: bool = False
+    max_in_flight: int = c.DEFAULT_MAX_IN_FLIGHT
+    submits_per_minute: int = c.DEFAULT_SUBMITS_PER_MINUTE
+    timeout: float | None = None
+    sim_overrides: dict = field(default_factory=dict)
+    cloud_overrides: dict = field(default_factory=dict)
+
+
+@dataclass
+class JobView:
+    key: str
+    phase: str = "uploading"
+    progress: float | None = None
+    task_id: str | None = None
+    notification: dict | None = None
+    attributes: dict | None = None
+    video_path: Path | None = None
+    manifest_path: Path | None = None
+
+
+class LocalRun:
+    """Context manager: the simulator (unless a provider URL is given) and the embedded cloud."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.stack = ExitStack()
+        self.simulator = None
+        self.cloud: LocalCloud | None = None
+        self.provider_url = options.provider_url
+
+    def __enter__(self) -> "LocalRun":
+        o = self.options
+        time_scale = o.speed
+        if self.provider_url is None:
+            from highway_sim.config import SimConfig
+            from highway_sim.server import SimulatorServer
+
+            sim_config = SimConfig(speed=o.speed, full_size=o.full_size, **o.sim_overrides)
+            self.simulator = self.stack.enter_context(SimulatorServer(sim_config, host="127.0.0.1", port=0))
+            self.provider_url = self.simulator.url
+            os.environ.setdefault(c.ENV_API_KEY, SIMULATOR_KEY)
+        elif not os.environ.get(c.ENV_API_KEY):
+            raise RuntimeError(f"{c.ENV_API_KEY} is not set; the provider at {self.provider_url} needs an API key")
+        cloud_config = CloudConfig(provider_url=self.provider_url, time_scale=time_scale,
+                                   max_in_flight=o.max_in_flight, submits_per_minute=o.submits_per_minute,
+                                   log_path=o.out_dir / ".i2v" / "lambda.log", **o.cloud_overrides)
+        self.cloud = self.stack.enter_context(LocalCloud(cloud_config))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stack.close()
+
+    # -- the run --------------------------------------------------------------------------------
+    def upload(self, uploads: list[Upload]) -> dict[str, JobView]:
+        s3 = self.cloud.client("s3")
+        views: dict[str, JobView] = {}
+        cfg = self.cloud.config
+        for upload in uploads:
+            if classify_key(upload.key, cfg.uploads_prefix, cfg.outputs_prefix).is_job:
+                views[upload.key] = JobView(upload.key)
+        for upload in uploads:
+            with open(upload.path, "rb") as body:
+                s3.put_object(Bucket=cfg.bucket, Key=upload.key, Body=body, Metadata=upload.metadata)
+            if upload.key in views:
+                views[upload.key].phase = "queued"
+        return views
+
+    def follow(self, views: dict[str, JobView], on_change: Callable[[dict[str, JobView]], None],
+               on_notification: Callable[[dict], None] | None = None) -> None:
+        """Update the views until every job has its notification (or the run's timeout)."""
+        deadline = time.monotonic() + (self.options.timeout or self._default_timeout())
+        table = self.cloud.client("dynamodb")
+        jobs_table = self.cloud.tables["jobs"]
+        while any(v.notification is None for v in views.values()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{sum(v.notification is None for v in views.values())} job(s) sent no "
+                                   "notification before the run's timeout")
+            for item in _scan(table, jobs_table):
+                key = item.get("source", {}).get("M", {}).get("key", {}).get("S")
+                view = views.get(key)
+                if view is None or view.notification is not None:
+                    continue
+                status = item.get("status", {}).get("S", "QUEUED")
+                view.phase = PHASES.get(status, status.lower())
+                if status == "GENERATING" and "polls" not in item:
+                    view.phase = "submitted"
+                view.task_id = item.get("task_id", {}).get("S", view.task_id)
+                progress = item.get("progress_percent", {}).get("N")
+                view.progress = float(progress) if progress is not None else view.progress
+            for message in self.cloud.drain_notifications(wait_seconds=0):
+                note = message["notification"]
+                view = views.get(note["source"]["key"])
+                if view is None or view.notification is not None:
+                    continue
+                view.notification, view.attributes = note, message["attributes"]
+                view.phase = "done" if note["status"] == "SUCCEEDED" else "failed"
+                self._collect(view)
+                if on_notification:
+                    on_notification(note)
+            on_change(views)
+            time.sleep(0.25)
+
+    def _default_timeout(self) -> float:
+        return c.DEFAULT_DEADLINE_PROFESSIONAL / self.options.speed + 180
+
+    def _collect(self, view: JobView) -> None:
+        """Copy the video and manifest out of the local bucket, mirroring the output path."""
+        note = view.notification
+        cfg = self.cloud.config
+        s3 = self.cloud.client("s3")
+        video_key, manifest_key = _output_keys(note, cfg)
+        relative = manifest_key[len(cfg.outputs_prefix):]
+        manifest_path = self.options.out_dir / relative
+        manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        manifest_path.write_text(json.dumps(note, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        view.manifest_path = manifest_path
+        if note["output"]:
+            video_path = self.options.out_dir / video_key[len(cfg.outputs_prefix):]
+            with open(video_path, "wb") as fh:
+                s3.download_fileobj(cfg.bucket, video_key, fh)
+            view.video_path = video_path
+
+    def copy_inputs(self, uploads: list[Upload]) -> None:
+        """Keep a copy of each input next to the outputs (the demo page shows it)."""
+        for upload in uploads:
+            target = self.options.out_dir / ".i2v" / "inputs" / upload.key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(upload.path, target)
+
+    def export_jobs(self) -> Path:
+        """Save the jobs table beside the outputs so `i2v jobs --local DIR` can read it later."""
+        from i2v.aws.jobs_table import JobsTable
+
+        path = self.options.out_dir / ".i2v" / "jobs.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = JobsTable(self.cloud.tables["jobs"]).scan()
+        path.write_text(json.dumps(rows, indent=1, default=str), encoding="utf-8")
+        return path
+
+
+def _scan(client, table: str) -> list[dict]:
+    items, kwargs = [], {"TableName": table}
+    while True:
+        reply = client.scan(**kwargs)
+        items.extend(reply.get("Items", []))
+        if "LastEvaluatedKey" not in reply:
+            return items
+        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def _output_keys(note: dict, cfg: CloudConfig) -> tuple[str, str]:
+    from i2v.jobs.keys import output_keys
+
+    return output_keys(note["source"]["key"], cfg.uploads_prefix, cfg.outputs_prefix)
