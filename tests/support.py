@@ -33,3 +33,74 @@ def video_info(path: Path) -> dict:
         duration = float(container.duration) / 1_000_000 if container.duration else None
         return {"format": container.format.name, "codec": stream.codec_context.name, "width": stream.width,
                 "height": stream.height, "frames": frames, "duration": duration}
+
+
+class Pipeline:
+    """The simulator plus the embedded cloud, for tests that drive uploads through the real pipeline."""
+
+    def __init__(self, sim_knobs: dict | None = None, cloud_knobs: dict | None = None, speed: float = 40.0,
+                 api_key: str = "test-key") -> None:
+        self.sim_knobs = {"seed": 7, **(sim_knobs or {})}
+        self.cloud_knobs = cloud_knobs or {}
+        self.speed = speed
+        self.api_key = api_key
+        self.notifications: list[dict] = []
+
+    def __enter__(self) -> "Pipeline":
+        import os
+
+        from highway_sim.config import SimConfig
+        from highway_sim.server import SimulatorServer
+        from i2v_local.cloud import CloudConfig, LocalCloud
+
+        self._old_key = os.environ.get("HIGHWAY_API_KEY")
+        os.environ["HIGHWAY_API_KEY"] = self.api_key
+        self.sim = SimulatorServer(SimConfig(speed=self.speed, **self.sim_knobs), host="127.0.0.1", port=0).start()
+        self.cloud = LocalCloud(CloudConfig(provider_url=self.sim.url, time_scale=self.speed, **self.cloud_knobs))
+        self.cloud.start()
+        self.s3 = self.cloud.client("s3")
+        self.bucket = self.cloud.config.bucket
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import os
+
+        self.cloud.stop()
+        self.sim.stop()
+        if self._old_key is None:
+            os.environ.pop("HIGHWAY_API_KEY", None)
+        else:
+            os.environ["HIGHWAY_API_KEY"] = self._old_key
+
+    def put(self, key: str, body: bytes, metadata: dict | None = None) -> dict:
+        return self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, Metadata=metadata or {})
+
+    def wait_for(self, count: int, timeout: float = 120.0, settle: float = 0.0) -> list[dict]:
+        """Wait until at least ``count`` notifications arrived (then ``settle`` seconds for extras)."""
+        import time
+
+        end = time.monotonic() + timeout
+        while len(self.notifications) < count and time.monotonic() < end:
+            self.notifications.extend(self.cloud.drain_notifications(wait_seconds=1))
+        if settle:
+            time.sleep(settle)
+            self.notifications.extend(self.cloud.drain_notifications(wait_seconds=0))
+        return self.notifications
+
+    def executions(self) -> list[dict]:
+        sfn = self.cloud.client("stepfunctions")
+        out, token = [], None
+        while True:
+            kwargs = {"stateMachineArn": self.cloud.state_machine_arn, "maxResults": 1000}
+            if token:
+                kwargs["nextToken"] = token
+            reply = sfn.list_executions(**kwargs)
+            out.extend(reply["executions"])
+            token = reply.get("nextToken")
+            if not token:
+                return out
+
+    def states_visited(self, execution_arn: str) -> list[str]:
+        sfn = self.cloud.client("stepfunctions")
+        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]

@@ -1,0 +1,89 @@
+"""The one ASL definition, executed for real by the embedded Step Functions, through each ending."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from support import Pipeline, image_bytes
+
+pytestmark = pytest.mark.e2e
+
+
+def _finished(pipeline: Pipeline, timeout: float = 60.0) -> list[dict]:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        executions = pipeline.executions()
+        if executions and all(e["status"] != "RUNNING" for e in executions):
+            return executions
+        time.sleep(0.3)
+    raise AssertionError("executions still running")
+
+
+def test_success_path_polls_then_stores(notification_validator):
+    with Pipeline(speed=40) as p:
+        p.put("uploads/ok.png", image_bytes(), {"prompt": "waves"})
+        notes = p.wait_for(1)
+        executions = _finished(p)
+        states = p.states_visited(executions[0]["executionArn"])
+    assert executions[0]["status"] == "SUCCEEDED"
+    assert executions[0]["name"] == f"job-{notes[0]['notification']['job_id']}"
+    assert states[:3] == ["WasJobAccepted", "WaitBeforePolling", "CheckTaskStatus"]
+    assert states[-2:] == ["StoreVideo", "VideoDelivered"]
+    assert "NotifyFailure" not in states
+    note = notes[0]["notification"]
+    notification_validator.validate(note)
+    assert note["status"] == "SUCCEEDED" and note["output"]["size_bytes"] > 0
+
+
+def test_provider_failure_goes_to_notify_failure(notification_validator):
+    with Pipeline(sim_knobs={"p_task_failed": 1.0}) as p:
+        p.put("uploads/doomed.png", image_bytes())
+        notes = p.wait_for(1)
+        executions = _finished(p)
+        states = p.states_visited(executions[0]["executionArn"])
+    note = notes[0]["notification"]
+    notification_validator.validate(note)
+    assert note["status"] == "FAILED" and note["error"]["stage"] == "poll"
+    assert note["provider"]["task_id"]
+    assert "CheckTaskStatus" in states and states[-2:] == ["NotifyFailure", "FailureReported"]
+    assert "StoreVideo" not in states
+
+
+def test_deadline_fails_with_timed_out(notification_validator):
+    # Generation takes 5x longer than usual; the Standard deadline is cut to 20 provider seconds.
+    with Pipeline(sim_knobs={"p_slow": 1.0}, cloud_knobs={"extra_env": {"I2V_DEADLINE_STANDARD_SECONDS": "20"}},
+                  speed=10) as p:
+        p.put("uploads/slow.png", image_bytes())
+        notes = p.wait_for(1, timeout=60)
+        executions = _finished(p)
+        states = p.states_visited(executions[0]["executionArn"])
+    note = notes[0]["notification"]
+    notification_validator.validate(note)
+    assert note["error"]["code"] == "TIMED_OUT" and note["error"]["stage"] == "poll"
+    assert states[-2:] == ["NotifyFailure", "FailureReported"]
+
+
+def test_rejected_job_skips_polling(notification_validator):
+    with Pipeline() as p:
+        p.put("uploads/tiny.png", image_bytes(200, 200))
+        notes = p.wait_for(1)
+        executions = _finished(p)
+        states = p.states_visited(executions[0]["executionArn"])
+        submissions = p.sim.stats()["tasks_created"]
+    assert states == ["WasJobAccepted", "NotifyFailure", "FailureReported"]
+    assert notes[0]["notification"]["error"]["code"] == "IMAGE_TOO_SMALL"
+    assert submissions == 0
+
+
+def test_asl_file_is_the_one_the_local_cloud_runs():
+    from i2v_local.cloud import ASL_PATH
+
+    definition = json.loads(ASL_PATH.read_text())
+    for name, state in definition["States"].items():
+        if state["Type"] == "Task":
+            assert state.get("Retry"), f"{name} has no Retry"
+            assert state.get("Catch"), f"{name} has no Catch"
+    assert definition["TimeoutSeconds"] > 0
