@@ -74,6 +74,18 @@ def identify(bucket: str, key: str, version_id: str | None, etag: str | None,
     )
 
 
+def _resolve_inside(job_file_key: str, reference: str, uploads_prefix: str) -> str:
+    """A key named in a job file: relative to its folder and inside the uploads prefix."""
+    try:
+        key = keys.resolve_relative(job_file_key, reference)
+    except ValueError as exc:
+        raise InvalidJobFile(f"job file {job_file_key}: {exc}; expected a key under {uploads_prefix}") from None
+    if not key.startswith(uploads_prefix):
+        raise InvalidJobFile(f"job file {job_file_key} names {reference!r}, which resolves to {key!r}; "
+                             f"expected a key under {uploads_prefix}")
+    return key
+
+
 def _load_defaults(store: ObjectStore, key: str, uploads_prefix: str) -> dict:
     for candidate in keys.defaults_candidates(key, uploads_prefix):
         head = store.head(candidate)
@@ -109,12 +121,9 @@ def prepare(job: Job, store: ObjectStore, uploads_prefix: str, stack_defaults: d
         if not isinstance(image_ref, str) or not image_ref.strip():
             raise InvalidJobFile(f"job file {src.key} has no \"image\"; expected the key of a JPEG or PNG "
                                  "relative to the job file's folder")
-        try:
-            job.image_key = keys.resolve_relative(src.key, image_ref)
-            if isinstance(doc.get("end_image"), str) and doc["end_image"].strip():
-                doc["end_image"] = keys.resolve_relative(src.key, doc["end_image"])
-        except ValueError as exc:
-            raise InvalidJobFile(f"job file {src.key}: {exc}; expected a key inside the bucket") from None
+        job.image_key = _resolve_inside(src.key, image_ref, uploads_prefix)
+        if isinstance(doc.get("end_image"), str) and doc["end_image"].strip():
+            doc["end_image"] = _resolve_inside(src.key, doc["end_image"], uploads_prefix)
         own = doc
     else:
         if metadata is None:
@@ -125,9 +134,9 @@ def prepare(job: Job, store: ObjectStore, uploads_prefix: str, stack_defaults: d
         own = from_metadata(metadata)
         if isinstance(own.get("end_image"), str) and own["end_image"].strip():
             try:
-                own["end_image"] = keys.resolve_relative(src.key, own["end_image"])
-            except ValueError as exc:
-                raise InvalidParameters(f"end-image metadata: {exc}", code="INVALID_END_IMAGE") from None
+                own["end_image"] = _resolve_inside(src.key, own["end_image"], uploads_prefix)
+            except InvalidJobFile as exc:
+                raise InvalidParameters(f"end-image metadata: {exc.message}", code="INVALID_END_IMAGE") from None
     folder_defaults = _load_defaults(store, src.key, uploads_prefix)
     merged = merge_layers(own, folder_defaults, stack_defaults)
     job.request = {k: merged.get(k) for k in ("mode", "prompt", "negative_prompt", "duration",

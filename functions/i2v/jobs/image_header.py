@@ -51,18 +51,18 @@ def _sniff(head: bytes) -> str:
 def _png(read: Reader, size: int) -> tuple[int, int]:
     head = read(0, 32)
     if len(head) < 33:
-        raise InvalidImage("the PNG ends inside its header; the file is truncated", code="IMAGE_CORRUPT")
+        raise InvalidImage("the PNG ends inside its header; expected a complete PNG file", code="IMAGE_CORRUPT")
     length, ctype = struct.unpack(">I4s", head[8:16])
     if ctype != b"IHDR" or length != 13:
-        raise InvalidImage("the PNG has no IHDR header chunk; the file is corrupt", code="IMAGE_CORRUPT")
+        raise InvalidImage("the PNG has no IHDR header chunk; expected a valid PNG file", code="IMAGE_CORRUPT")
     ihdr = head[16:29]
     crc = struct.unpack(">I", head[29:33])[0]
     if zlib.crc32(b"IHDR" + ihdr) != crc:
-        raise InvalidImage("the PNG header checksum does not match; the file is corrupt", code="IMAGE_CORRUPT")
+        raise InvalidImage("the PNG header checksum does not match (corrupt file); expected a valid PNG file", code="IMAGE_CORRUPT")
     width, height = struct.unpack(">II", ihdr[:8])
     tail = read(max(0, size - 12), size - 1)
     if tail != PNG_IEND:
-        raise InvalidImage("the PNG does not end with an IEND chunk; the file is truncated or corrupt",
+        raise InvalidImage("the PNG does not end with an IEND chunk (truncated or corrupt); expected a complete PNG file",
                            code="IMAGE_CORRUPT")
     return width, height
 
@@ -70,7 +70,7 @@ def _png(read: Reader, size: int) -> tuple[int, int]:
 def _jpeg(read: Reader, size: int) -> tuple[int, int]:
     tail = read(max(0, size - 64), size - 1)
     if b"\xff\xd9" not in tail.rstrip(b"\x00\r\n "):
-        raise InvalidImage("the JPEG has no end-of-image marker; the file is truncated or corrupt",
+        raise InvalidImage("the JPEG has no end-of-image marker (truncated or corrupt); expected a complete JPEG file",
                            code="IMAGE_CORRUPT")
     pos = 2
     chunk_start, chunk = 0, b""
@@ -86,7 +86,7 @@ def _jpeg(read: Reader, size: int) -> tuple[int, int]:
         marker = byte_range(pos, 4)
         if len(marker) < 4 or marker[0] != 0xFF:
             raise InvalidImage("the JPEG segment structure is broken before the frame header; "
-                               "the file is corrupt", code="IMAGE_CORRUPT")
+                               "expected a valid JPEG file", code="IMAGE_CORRUPT")
         kind = marker[1]
         if kind == 0xFF:  # fill byte
             pos += 1
@@ -104,7 +104,7 @@ def _jpeg(read: Reader, size: int) -> tuple[int, int]:
         if kind == 0xDA or seg_len < 2:  # start of scan before any frame header
             break
         pos += 2 + seg_len
-    raise InvalidImage("the JPEG has no readable frame header (dimensions); the file is corrupt",
+    raise InvalidImage("the JPEG has no readable frame header (dimensions); expected a valid JPEG file",
                        code="IMAGE_CORRUPT")
 
 
@@ -116,7 +116,7 @@ def inspect_image(read: Reader, size: int) -> ImageInfo:
     fmt = _sniff(head)
     width, height = _png(read, size) if fmt == "png" else _jpeg(read, size)
     if width <= 0 or height <= 0:
-        raise InvalidImage(f"the {fmt.upper()} header gives a size of {width}x{height}; the file is corrupt",
+        raise InvalidImage(f"the {fmt.upper()} header gives a size of {width}x{height}; expected a valid image",
                            code="IMAGE_CORRUPT")
     return ImageInfo(format=fmt, width=width, height=height, size_bytes=size)
 

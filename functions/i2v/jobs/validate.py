@@ -69,7 +69,8 @@ def validate_params(merged: Mapping[str, Any]) -> JobParams:
         raise InvalidParameters(f"end_image is {end_image!r}; expected the key of a JPEG or PNG",
                                 code="INVALID_END_IMAGE")
     if end_image and mode != "Professional":
-        raise InvalidParameters(f"an end frame ({end_image}) needs mode Professional; mode is {mode}",
+        raise InvalidParameters(f"an end frame ({end_image}) was given with mode {mode}; expected mode Professional "
+                                "for an end frame",
                                 code="END_IMAGE_REQUIRES_PROFESSIONAL")
     return JobParams(mode=mode, prompt=prompt, negative_prompt=negative or None, duration=duration,
                      guidance_scale=guidance, end_image=end_image or None)
