@@ -1,0 +1,1 @@
+"""One construct per concern of the pipeline; the stack only wires them together."""

@@ -1,0 +1,112 @@
+"""The bucket users drop images into and get videos back from: created here or an existing one.
+
+Uploads under the uploads prefix raise OBJECT_CREATED events into the job queue; the functions get
+object permissions scoped to one prefix each (submit reads uploads, store writes outputs).
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from i2v_infra.nag import acknowledge, wildcard_resource
+
+
+class Storage(Construct):
+    """``bucket`` is new (hardened, versioned, access-logged) when ``bucket_name`` is None."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, bucket_name: str | None, uploads_prefix: str,
+                 outputs_prefix: str, removal_policy: cdk.RemovalPolicy, access_log_days: int) -> None:
+        super().__init__(scope, construct_id)
+        self.uploads_prefix = uploads_prefix
+        self.outputs_prefix = outputs_prefix
+        self.created = bucket_name is None
+        destroy = removal_policy == cdk.RemovalPolicy.DESTROY
+        if bucket_name is not None:
+            self.bucket: s3.IBucket = s3.Bucket.from_bucket_name(self, "Bucket", bucket_name)
+            return
+
+        self.access_logs = s3.Bucket(
+            self, "AccessLogs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,  # the only encryption S3 server access logging accepts
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs",
+                                              expiration=cdk.Duration.days(access_log_days))],
+            removal_policy=removal_policy,
+            auto_delete_objects=destroy,
+        )
+        # cdk-nag recognises it as the data bucket's access-log target, so S1 does not apply to it.
+
+        self.bucket = s3.Bucket(
+            self, "Bucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="data-bucket/",
+            lifecycle_rules=[
+                # The store function streams videos with multipart uploads; an interrupted one costs money.
+                s3.LifecycleRule(id="abort-incomplete-uploads",
+                                 abort_incomplete_multipart_upload_after=cdk.Duration.days(7)),
+                s3.LifecycleRule(id="expire-old-versions",
+                                 noncurrent_version_expiration=cdk.Duration.days(30)),
+            ],
+            removal_policy=removal_policy,
+            auto_delete_objects=destroy,
+        )
+
+    def send_uploads_to(self, queue: sqs.IQueue) -> None:
+        """OBJECT_CREATED under the uploads prefix -> ``queue`` (works for an imported bucket too).
+
+        Only the prefix is filtered here: S3 suffix filters are case-sensitive, and the submit
+        function decides which keys are jobs (images of any case, job files, not `_defaults.json`).
+        """
+        self.bucket.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(queue),
+                                           s3.NotificationKeyFilter(prefix=self.uploads_prefix))
+        # CDK puts the notification configuration with a singleton custom-resource Lambda of its own.
+        stack = cdk.Stack.of(self)
+        for handler in stack.node.children:
+            if handler.node.id.startswith("BucketNotificationsHandler"):
+                acknowledge(handler, "IAM4",
+                            "CDK's own BucketNotificationsHandler (runs only at deploy time to put the "
+                            "bucket's notification configuration) uses AWSLambdaBasicExecutionRole for "
+                            "its logs; CDK offers no way to replace it.",
+                            finding="Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                                    "AWSLambdaBasicExecutionRole")
+
+    def grant_read_uploads(self, grantee: iam.IGrantable) -> None:
+        """Get objects (any version) under the uploads prefix; list the bucket.
+
+        s3:ListBucket is what makes S3 answer 404 rather than 403 for a key that does not exist: the
+        submit function probes for `_defaults.json` in each parent folder with HeadObject and treats
+        404 as "none here". (A ListBucket limited by an s3:prefix condition does not count for that.)
+        """
+        objects = self.bucket.arn_for_objects(f"{self.uploads_prefix}*")
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[objects]))
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn]))
+        self._acknowledge_prefix(grantee, objects, self.uploads_prefix, "read uploaded images and job files")
+
+    def grant_write_outputs(self, grantee: iam.IGrantable) -> None:
+        """Put (incl. multipart) and get objects under the outputs prefix; get presigns the video URL."""
+        objects = self.bucket.arn_for_objects(f"{self.outputs_prefix}*")
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"], resources=[objects]))
+        self._acknowledge_prefix(grantee, objects, self.outputs_prefix, "write videos and manifests")
+
+    def _acknowledge_prefix(self, grantee: iam.IGrantable, objects: str, prefix: str, why: str) -> None:
+        principal = grantee.grant_principal
+        if isinstance(principal, Construct):
+            acknowledge(principal, "IAM5",
+                        f"Object keys are only known at run time: the function may {why} anywhere under "
+                        f"the '{prefix}' prefix and nowhere else in the bucket.",
+                        finding=wildcard_resource(self, objects))

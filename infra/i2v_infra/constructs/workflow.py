@@ -1,0 +1,74 @@
+"""The Step Functions Standard workflow, defined once in workflow/pipeline.asl.json.
+
+The same file runs in the local cloud; here its `${StatusFunctionArn}` and `${StoreFunctionArn}`
+placeholders become CloudFormation definition substitutions.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from i2v_infra.nag import acknowledge
+
+ASL_PATH = Path(__file__).resolve().parents[1] / "workflow" / "pipeline.asl.json"
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def read_definition() -> str:
+    return ASL_PATH.read_text(encoding="utf-8")
+
+
+class Workflow(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, state_machine_name: str,
+                 status_function: lambda_.IFunction, store_function: lambda_.IFunction,
+                 log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy) -> None:
+        super().__init__(scope, construct_id)
+        definition = read_definition()
+        substitutions = {
+            "StatusFunctionArn": status_function.function_arn,
+            "StoreFunctionArn": store_function.function_arn,
+        }
+        missing = set(PLACEHOLDER.findall(definition)) - set(substitutions)
+        if missing:
+            raise ValueError(f"{ASL_PATH.name} has placeholders the app does not fill: {sorted(missing)}")
+
+        # Under /aws/vendedlogs/ so the Logs resource policy for log delivery stays small; the stack
+        # id's UUID keeps the name free again after a delete that retained the old group.
+        stack_uuid = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
+        log_group = logs.LogGroup(self, "Logs",
+                                  log_group_name=f"/aws/vendedlogs/states/{state_machine_name}-{stack_uuid}",
+                                  retention=log_retention, removal_policy=removal_policy)
+        self.state_machine = sfn.StateMachine(
+            self, "StateMachine",
+            state_machine_name=state_machine_name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(definition),
+            definition_substitutions=substitutions,
+            # Errors only, without execution data: payloads carry prompts and presigned URLs, and the
+            # execution history already keeps every step for 90 days.
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ERROR, include_execution_data=False),
+            tracing_enabled=True,
+        )
+        # Exactly the two unqualified ARNs the definition invokes (no ':*' for versions or aliases).
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["lambda:InvokeFunction"],
+            resources=[status_function.function_arn, store_function.function_arn]))
+        acknowledge(self.state_machine, "IAM5",
+                    "CloudWatch Logs log delivery (logs:CreateLogDelivery, ...) and X-Ray "
+                    "(xray:PutTraceSegments, ...) support no resource-level permissions; CDK adds them "
+                    "for logging and tracing.", finding="Resource::*")
+        acknowledge(self.state_machine, "SF1",
+                    "Logs at level ERROR on purpose: ALL would log every poll of every job (dozens per "
+                    "video); the execution history keeps the full trail.")
+
+    def grant_start(self, grantee: iam.IGrantable) -> None:
+        """states:StartExecution on this state machine only."""
+        self.state_machine.grant_start_execution(grantee)

@@ -1,0 +1,127 @@
+"""The stack: wires the constructs in the order of the diagram and grants each function its needs.
+
+S3 upload -> queue -> submit -> workflow (status) -> store -> S3 + SNS; tables, the API key secret and
+monitoring beside them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+from i2v import constants as c
+
+from i2v_infra.bundling import function_code
+from i2v_infra.config import AppConfig
+from i2v_infra.constructs.functions import SUBMIT, PipelineFunctions
+from i2v_infra.constructs.monitoring import Monitoring
+from i2v_infra.constructs.notifications import Notifications
+from i2v_infra.constructs.queue import JobQueue
+from i2v_infra.constructs.secret import ApiKeySecret
+from i2v_infra.constructs.storage import Storage
+from i2v_infra.constructs.tables import Tables
+from i2v_infra.constructs.workflow import Workflow
+
+_R = logs.RetentionDays
+RETENTION_BY_DAYS = {
+    1: _R.ONE_DAY, 3: _R.THREE_DAYS, 5: _R.FIVE_DAYS, 7: _R.ONE_WEEK, 14: _R.TWO_WEEKS, 30: _R.ONE_MONTH,
+    60: _R.TWO_MONTHS, 90: _R.THREE_MONTHS, 120: _R.FOUR_MONTHS, 150: _R.FIVE_MONTHS, 180: _R.SIX_MONTHS,
+    365: _R.ONE_YEAR, 400: _R.THIRTEEN_MONTHS, 545: _R.EIGHTEEN_MONTHS, 731: _R.TWO_YEARS,
+    1096: _R.THREE_YEARS, 1827: _R.FIVE_YEARS, 2192: _R.SIX_YEARS, 2557: _R.SEVEN_YEARS,
+    2922: _R.EIGHT_YEARS, 3288: _R.NINE_YEARS, 3653: _R.TEN_YEARS,
+}
+
+
+class PipelineStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig,
+                 code: lambda_.Code | None = None, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        removal = cdk.RemovalPolicy.DESTROY if config.destroy_on_delete else cdk.RemovalPolicy.RETAIN
+        retention = RETENTION_BY_DAYS[config.log_retention_days]
+
+        queue = JobQueue(self, "Queue", consumer_timeout=SUBMIT.timeout)
+        storage = Storage(self, "Storage", bucket_name=config.bucket_name, uploads_prefix=config.uploads_prefix,
+                          outputs_prefix=config.outputs_prefix, removal_policy=removal,
+                          access_log_days=max(config.log_retention_days, 90))
+        storage.send_uploads_to(queue.queue)
+        tables = Tables(self, "Tables", removal_policy=removal)
+        api_key = ApiKeySecret(self, "ApiKey", existing_name=config.api_key_secret_name,
+                               new_name=f"{self.stack_name}/highway-api-key", removal_policy=removal)
+        notifications = Notifications(self, "Notifications", email=config.notification_email)
+
+        # The workflow needs the status and store functions' ARNs, and every function's settings
+        # need the workflow's ARN: the state machine gets a fixed name, so its ARN is known up front.
+        state_machine_name = f"{self.stack_name}-Pipeline"
+        state_machine_arn = self.format_arn(service="states", resource="stateMachine",
+                                            resource_name=state_machine_name,
+                                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+        environment = {
+            c.ENV_BUCKET: storage.bucket.bucket_name,
+            c.ENV_UPLOADS_PREFIX: config.uploads_prefix,
+            c.ENV_OUTPUTS_PREFIX: config.outputs_prefix,
+            c.ENV_TOPIC_ARN: notifications.topic.topic_arn,
+            c.ENV_STATE_MACHINE_ARN: state_machine_arn,
+            c.ENV_QUEUE_URL: queue.queue.queue_url,
+            c.ENV_JOBS_TABLE: tables.jobs.table_name,
+            c.ENV_IDEMPOTENCY_TABLE: tables.idempotency.table_name,
+            c.ENV_CONTROL_TABLE: tables.control.table_name,
+            c.ENV_API_KEY_SECRET: api_key.reference,  # where the key is, never the key
+            c.ENV_PROVIDER_URL: config.provider_url,
+            c.ENV_DEFAULTS: json.dumps(dict(config.defaults), separators=(",", ":")),
+            c.ENV_MAX_IN_FLIGHT: str(config.max_in_flight),
+            c.ENV_SUBMITS_PER_MINUTE: str(config.submits_per_minute),
+            c.ENV_DEADLINE_STANDARD: str(config.deadline_standard_seconds),
+            c.ENV_DEADLINE_PROFESSIONAL: str(config.deadline_professional_seconds),
+            c.ENV_URL_POLICY: c.URL_POLICY_PUBLIC_HTTPS,
+            c.ENV_MAX_VIDEO_BYTES: str(config.max_video_bytes),
+            "POWERTOOLS_SERVICE_NAME": c.SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,
+        }
+        functions = PipelineFunctions(self, "Functions", code=code or function_code(), environment=environment,
+                                      memory_mb=config.lambda_memory_mb, log_retention=retention,
+                                      removal_policy=removal)
+        functions.submit.add_event_source(queue.event_source())
+        workflow = Workflow(self, "Workflow", state_machine_name=state_machine_name,
+                            status_function=functions.status, store_function=functions.store,
+                            log_retention=retention, removal_policy=removal)
+
+        # submit: read the upload, take from / put back on its queue, start the workflow.
+        storage.grant_read_uploads(functions.submit)
+        queue.grant_send(functions.submit)
+        workflow.grant_start(functions.submit)
+        tables.grant_read_write(functions.submit, tables.jobs, tables.idempotency, tables.control)
+        api_key.grant_read(functions.submit)
+        # status: ask the provider, record progress.
+        api_key.grant_read(functions.status)
+        tables.grant_read_write(functions.status, tables.jobs)
+        # store: write the video and manifest, release the in-flight slot, notify.
+        storage.grant_write_outputs(functions.store)
+        tables.grant_read_write(functions.store, tables.jobs, tables.control)
+        notifications.grant_publish(functions.store)
+
+        monitoring = Monitoring(self, "Monitoring", queue=queue.queue, dead_letters=queue.dead_letters,
+                                state_machine=workflow.state_machine, functions=functions.all,
+                                provider_log_groups={name: functions.log_groups[name] for name in ("submit", "status")},
+                                alarm_email=config.alarm_email,
+                                queue_age_alarm_seconds=config.queue_age_alarm_seconds,
+                                dashboard_name=f"{self.stack_name}-{cdk.Aws.REGION}", removal_policy=removal)
+
+        outputs = {
+            "BucketName": (storage.bucket.bucket_name, "Bucket for uploads and outputs"),
+            "UploadsPrefix": (config.uploads_prefix, "Drop images or job .json files under this prefix"),
+            "OutputsPrefix": (config.outputs_prefix, "Videos and manifests appear under this prefix"),
+            "TopicArn": (notifications.topic.topic_arn, "Job notifications (i2v.notification/v1)"),
+            "AlarmTopicArn": (monitoring.alarm_topic.topic_arn, "Operator alarms"),
+            "StateMachineArn": (workflow.state_machine.state_machine_arn, "Per-job workflow"),
+            "QueueUrl": (queue.queue.queue_url, "Upload events waiting for submission"),
+            "DeadLetterQueueUrl": (queue.dead_letters.queue_url, "Uploads that failed submission 5 times"),
+            "JobsTableName": (tables.jobs.table_name, "One record per job"),
+            "ApiKeySecretName": (api_key.secret_name,
+                                 "Secrets Manager secret holding the HighwayAPI key (its name only)"),
+            "DashboardName": (monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
+        }
+        for output_id, (value, description) in outputs.items():
+            cdk.CfnOutput(self, output_id, value=value, description=description)

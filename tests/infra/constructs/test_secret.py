@@ -1,0 +1,19 @@
+"""ApiKeySecret: a new secret with a placeholder, or an existing one imported by name."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.infra
+
+
+def test_new_secret_has_a_generated_placeholder_and_a_known_name(default_synth):
+    _, secret = default_synth.one("AWS::SecretsManager::Secret")
+    props = secret["Properties"]
+    assert props["Name"] == "I2VPipeline/highway-api-key"
+    assert "GenerateSecretString" in props and "SecretString" not in props
+    assert "put-secret-value" in props["Description"]
+
+
+def test_existing_secret_is_imported_not_created(existing_synth):
+    existing_synth.template.resource_count_is("AWS::SecretsManager::Secret", 0)

@@ -1,0 +1,92 @@
+"""The app as a whole: cdk.json, cdk-nag (zero unacknowledged findings), cfn-lint (zero errors)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+from i2v_infra.config import AppConfig
+
+pytestmark = pytest.mark.infra
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CDK_JSON = json.loads((REPO_ROOT / "cdk.json").read_text())
+KNOBS = {  # cdk.json knob -> AppConfig field
+    "stackName": "stack_name", "uploadsPrefix": "uploads_prefix", "outputsPrefix": "outputs_prefix",
+    "maxInFlight": "max_in_flight", "submitsPerMinute": "submits_per_minute", "removalPolicy": "removal_policy",
+    "deadlineStandardSeconds": "deadline_standard_seconds",
+    "deadlineProfessionalSeconds": "deadline_professional_seconds", "logRetentionDays": "log_retention_days",
+}
+
+
+def test_cdk_json_runs_the_app_module_with_the_repo_venv():
+    assert CDK_JSON["app"] == ".venv/bin/python -m i2v_infra.app"
+    assert "watch" not in CDK_JSON
+
+
+def test_cdk_json_context_holds_only_known_knobs_at_their_documented_defaults():
+    defaults = AppConfig()
+    assert {f.name for f in fields(AppConfig)} >= set(KNOBS.values())
+    for key, value in CDK_JSON["context"].items():
+        assert key in KNOBS, f"cdk.json sets {key!r}, which is not a knob this test knows"
+        assert getattr(defaults, KNOBS[key]) == value, f"cdk.json {key} differs from the config default"
+
+
+def _nag_violations(synth) -> list[str]:
+    from cdk_nag import AwsSolutionsChecks
+
+    report = AwsSolutionsChecks().validate_scope(synth.app)
+    return [f"{v.rule_name} at {[r.construct_path for r in v.violating_resources]}" for v in report.violations]
+
+
+def test_cdk_nag_has_no_unacknowledged_findings(any_synth):
+    assert _nag_violations(any_synth) == []
+
+
+def test_synth_validation_report_has_no_violations(any_synth):
+    """What `cdk synth` itself reports: cdk-nag runs as a validation plugin registered by build_app."""
+    failing = [
+        (plugin["pluginName"], violation["ruleName"])
+        for plugin in any_synth.validation_report().get("pluginReports", [])
+        for violation in plugin.get("violations", [])
+    ]
+    assert failing == []
+
+
+def test_an_unacknowledged_finding_fails_synth(tmp_path):
+    """build_app registers AwsSolutionsChecks: an unencrypted, HTTP-allowing queue must stop synth."""
+    from aws_cdk import aws_sqs as sqs
+    from i2v_infra.app import build_app
+
+    app, stack = build_app({"aws:cdk:bundling-stacks": []}, outdir=str(tmp_path))
+    sqs.Queue(stack, "Careless", encryption=sqs.QueueEncryption.UNENCRYPTED)
+    with pytest.raises(Exception, match=r"AwsSolutions-SQS[234]"):
+        app.synth()
+
+
+def test_cfn_lint_finds_no_errors_or_warnings(any_synth):
+    from cfnlint.api import ManualArgs, lint_file
+
+    template = any_synth.outdir / f"{any_synth.stack.stack_name}.template.json"
+    # W3005 (DependsOn already implied by a Ref/GetAtt) fires on the DependsOn that CDK writes itself
+    # (a function on its role, the notification custom resource on the queue policy): not ours to change.
+    matches = lint_file(template, config=ManualArgs(ignore_checks=["W3005"], regions=["us-east-1"]))
+    assert [f"{m.rule.id} {m.message} ({m.path})" for m in matches] == []
+
+
+def test_a_bad_knob_fails_the_app_with_the_knob_name(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "i2v_infra.app"], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**_env(), "CDK_CONTEXT_JSON": json.dumps({"maxInFlight": "lots"}), "CDK_OUTDIR": str(tmp_path)})
+    assert proc.returncode != 0
+    assert "maxInFlight" in proc.stderr
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1"}
