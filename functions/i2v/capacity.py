@@ -64,13 +64,15 @@ class Capacity:
     def acquire(self, job_id: str, lease_seconds: float) -> str:
         """Take an in-flight slot and a rate token for ``job_id``; raise AtCapacity when full."""
         slot = self.holding(job_id)
-        if slot is None:
+        taken_now = slot is None
+        if taken_now:
             slot, wait = self._take(self.slots, job_id, self.clock() + lease_seconds)
             if slot is None:
                 raise AtCapacity("all in-flight slots are taken", retry_after=min(wait, 60.0))
         token, wait = self._take(self.tokens, job_id, self.clock() + self.window)
         if token is None:
-            self.store.give_back(slot, job_id)
+            if taken_now:
+                self.store.give_back(slot, job_id)
             raise AtCapacity("the submission rate limit is reached", retry_after=wait)
         return slot
 

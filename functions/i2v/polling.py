@@ -27,7 +27,7 @@ class PollingPolicy:
 
     def first_wait(self, mode: str) -> float:
         low, _high = GENERATION_PRIOR.get(mode, GENERATION_PRIOR["Standard"])
-        return self._clamp(low * self.first_poll_fraction)
+        return max(self.min_wait, low * self.first_poll_fraction)
 
     def remaining_hint(self, elapsed: float, eta: float | None, progress: float | None) -> float | None:
         """Seconds left according to the provider, or None when it gave no usable hint."""
@@ -41,13 +41,14 @@ class PollingPolicy:
                   progress: float | None = None) -> float:
         """Seconds to wait, given the status seen after ``elapsed`` seconds since submission."""
         low, high = GENERATION_PRIOR.get(mode, GENERATION_PRIOR["Standard"])
+        elapsed = max(0.0, elapsed)  # clock skew between submitter and poller
         remaining = self.remaining_hint(elapsed, eta, progress)
         if remaining is not None:
             if remaining <= self.close_range:
                 return self._clamp(remaining)
             return self._clamp(remaining * self.hint_fraction)
         if status == STATUS_QUEUED or elapsed < low * self.first_poll_fraction:
-            return self._clamp(max(low * self.first_poll_fraction - elapsed, self.blind_step))
+            return max(self.min_wait, low * self.first_poll_fraction - elapsed, self.blind_step)
         return self._clamp(self.blind_step if elapsed < high else self.late_step)
 
     def _clamp(self, seconds: float) -> float:

@@ -13,7 +13,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from i2v import constants as c
-from i2v.errors import JobError
+from i2v.errors import JobError, VideoTransferError
 
 Resolver = Callable[[str], list[str]]
 
@@ -27,6 +27,9 @@ def system_resolver(host: str) -> list[str]:
     try:
         return sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
     except socket.gaierror as exc:
+        if exc.errno in (socket.EAI_AGAIN, getattr(socket, "EAI_FAIL", -4)):
+            raise VideoTransferError(f"the video host {host!r} could not be resolved right now "
+                                     f"({exc.strerror}); will retry") from None
         raise UnsafeUrl(f"the video host {host!r} does not resolve ({exc.strerror})") from None
 
 

@@ -26,14 +26,17 @@ def _get(name: str, default: str | None = None) -> str:
     return value
 
 
-def _int(name: str, default: int) -> int:
+def _int(name: str, default: int, minimum: int = 1) -> int:
     raw = os.environ.get(name)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise SettingsError(f"environment variable {name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"environment variable {name} must be at least {minimum}, got {raw!r}")
+    return value
 
 
 def _float(name: str, default: float) -> float:

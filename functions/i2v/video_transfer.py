@@ -31,6 +31,7 @@ class CappedStream:
         self._raw = response.raw
         self._max = max_bytes
         self._expected = expected
+        self._encoded = bool(response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity"))
         self.bytes_read = 0
         self._checked = False
 
@@ -43,8 +44,9 @@ class CappedStream:
         if not data:  # end of body: refuse to complete the upload of a short or empty video
             if self.bytes_read == 0:
                 raise VideoTransferError("the video download was empty")
-            if self._expected is not None and self.bytes_read != self._expected:
-                raise VideoTransferError(f"the video download ended after {self.bytes_read} of "
+            on_wire = self._raw.tell() if self._encoded else self.bytes_read
+            if self._expected is not None and on_wire != self._expected:
+                raise VideoTransferError(f"the video download ended after {on_wire} of "
                                          f"{self._expected} bytes")
             return data
         if not self._checked:
@@ -65,7 +67,8 @@ def open_video(url: str, policy: UrlPolicy, session: requests.Session,
     for _hop in range(MAX_REDIRECTS + 1):
         policy.check(url)
         try:
-            response = session.get(url, stream=True, allow_redirects=False, timeout=timeout)
+            response = session.get(url, stream=True, allow_redirects=False, timeout=timeout,
+                                   headers={"Accept-Encoding": "identity"})
         except requests.RequestException as exc:
             raise VideoTransferError(f"could not download the video ({type(exc).__name__})") from None
         if response.is_redirect:

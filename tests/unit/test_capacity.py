@@ -77,11 +77,6 @@ def test_acquire_is_idempotent_for_the_same_job(make):
     cap.acquire("j2", LEASE)  # the second slot is still free for another job
 
 
-@pytest.mark.xfail(
-    reason="BUG: a repeated acquire that hits the rate limit gives back the slot the job "
-    "already held before the call, so a running task loses its in-flight slot",
-    strict=True,
-)
 def test_a_repeated_acquire_at_the_rate_limit_keeps_the_slot_the_job_already_held(make):
     cap = make(max_in_flight=2, per_window=1)
     slot = cap.acquire("j1", LEASE)

@@ -208,11 +208,6 @@ def test_the_system_resolver_returns_every_address(monkeypatch):
     assert system_resolver("cdn.example.com") == ["2606:2800:220:1::1", "93.184.216.34"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: a temporary DNS failure (EAI_AGAIN) becomes UnsafeUrl, a final JobError, so the "
-    "store step fails a paid job instead of letting the workflow retry",
-    strict=True,
-)
 def test_a_temporary_dns_failure_is_retryable(monkeypatch):
     import socket
 

@@ -136,11 +136,6 @@ def test_scaled_deadline_is_at_least_one_second():
     assert s.deadline_for("Standard") == 1
 
 
-@pytest.mark.xfail(
-    reason="BUG: limits of 0 are accepted and only fail later in Capacity with a message "
-    "that does not name the variable",
-    strict=True,
-)
 @pytest.mark.parametrize("name", [c.ENV_MAX_IN_FLIGHT, c.ENV_SUBMITS_PER_MINUTE])
 def test_a_zero_limit_is_named(env, name):
     env.setenv(name, "0")

@@ -264,11 +264,6 @@ def test_too_many_redirects(run, Reply):
     assert info.value.code == "VIDEO_DOWNLOAD_FAILED"
 
 
-@pytest.mark.xfail(
-    reason="BUG: requests asks for gzip, and the byte count after decoding is compared with the "
-    "compressed Content-Length, so a compressed reply always fails as truncated",
-    strict=True,
-)
 def test_a_compressed_reply_is_copied(run, Reply):
     import gzip
 

@@ -16,9 +16,9 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def _number_attribute(record: SQSRecord, name: str, default: int) -> int:
-    attribute = (record.message_attributes or {}).get(name)
+    attribute = (record.raw_event.get("messageAttributes") or {}).get(name) or {}
     try:
-        return int(attribute.string_value) if attribute else default
+        return int(attribute.get("stringValue") or default)
     except (TypeError, ValueError):
         return default
 

@@ -72,11 +72,12 @@ def output_keys(key: str, uploads_prefix: str, outputs_prefix: str) -> tuple[str
 
 def resolve_relative(job_file_key: str, reference: str) -> str:
     """A key named in a job file, relative to the job file's folder (`..` allowed, not past root)."""
-    if reference.startswith("/"):
-        return reference.lstrip("/")
-    folder = posixpath.dirname(job_file_key)
-    joined = posixpath.normpath(posixpath.join(folder, reference)) if folder else posixpath.normpath(reference)
-    if joined.startswith("../") or joined == "..":
+    if reference.startswith("/"):  # from the bucket root
+        joined = posixpath.normpath(reference.lstrip("/") or ".")
+    else:
+        folder = posixpath.dirname(job_file_key)
+        joined = posixpath.normpath(posixpath.join(folder, reference)) if folder else posixpath.normpath(reference)
+    if joined.startswith("../") or joined in ("..", "."):
         raise ValueError(f"{reference!r} points above the bucket root")
     return joined
 

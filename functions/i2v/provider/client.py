@@ -59,8 +59,7 @@ class HighwayClient:
         return {"Authorization": f"Bearer {self._api_key}", "Content-Type": "application/json",
                 "Accept": "application/json"}
 
-    @staticmethod
-    def _raise_for_reply(response: requests.Response) -> None:
+    def _raise_for_reply(self, response: requests.Response) -> None:
         if response.status_code < 400:
             return
         try:
@@ -70,7 +69,7 @@ class HighwayClient:
         if not isinstance(body, dict):
             body = {}
         reason = str(body.get("reason") or "")
-        message = str(body.get("message") or response.reason or "")[:500]
+        message = str(body.get("message") or response.reason or "")[:500].replace(self._api_key, "[redacted]")
         raise classify(response.status_code, reason, message)
 
     def submit(self, request: SubmitRequest) -> str:

@@ -5,6 +5,8 @@ Messages carry the provider's reason and message, never the request headers or t
 
 from __future__ import annotations
 
+import re
+
 
 class ProviderError(Exception):
     """Base: ``reason`` is the provider's UPPER_SNAKE reason (or ours for transport failures)."""
@@ -59,16 +61,23 @@ ACCOUNT_REASONS = {"BILLING_BALANCE_NOT_ENOUGH", "MISSING_API_KEY", "INVALID_API
                    "BILLING_AUTH_FAILED"}
 
 
+def error_code(reason: str | None, fallback: str) -> str:
+    """The provider's reason as an UPPER_SNAKE error code (the notification contract), or the fallback."""
+    code = re.sub(r"[^A-Z0-9]+", "_", (reason or "").upper()).strip("_")
+    return code if code and code[0].isalpha() else fallback
+
+
 def classify(http_status: int, reason: str, message: str) -> ProviderError:
     """Map an error reply to the exception the pipeline acts on."""
+    reason = error_code(reason, f"HTTP_{http_status}")
     if reason in ACCOUNT_REASONS or http_status in (401, 403):
         return ProviderAccountError(reason, message, http_status)
     if http_status == 429 or reason == "RATE_LIMIT_EXCEEDED":
         return ProviderRateLimited(reason, message, http_status)
     if reason == "TASK_NOT_FOUND" or http_status == 404:
-        return TaskNotFound(reason or "TASK_NOT_FOUND", message, http_status)
+        return TaskNotFound("TASK_NOT_FOUND" if reason.startswith("HTTP_") else reason, message, http_status)
     if reason == "TASK_FAILED":
         return TaskFailed(reason, message, http_status)
     if http_status >= 500:
-        return ProviderUnavailable(reason or f"HTTP_{http_status}", message, http_status)
-    return ProviderRejected(reason or f"HTTP_{http_status}", message, http_status)
+        return ProviderUnavailable(reason, message, http_status)
+    return ProviderRejected(reason, message, http_status)

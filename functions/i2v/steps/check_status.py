@@ -9,7 +9,7 @@ from i2v import constants as c
 from i2v.clock import Clock, iso, parse_iso, system_clock
 from i2v.observability import logger, metrics
 from i2v.polling import DEFAULT_POLICY, PollingPolicy, scaled
-from i2v.provider.errors import ProviderAccountError, ProviderError, TaskFailed, TaskNotFound
+from i2v.provider.errors import ProviderAccountError, ProviderError, TaskFailed, TaskNotFound, error_code
 from i2v.provider.models import STATUS_FAILED, STATUS_SUCCEED
 from i2v.workflow_state import POLL_FAILED, POLL_SUCCEEDED, POLL_WAITING
 
@@ -61,12 +61,13 @@ def _check(state: dict, deps: StatusDeps) -> dict:
     except ProviderAccountError as exc:
         metrics.add_metric(name=c.METRIC_PROVIDER_ERRORS, unit="Count", value=1)
         logger.error("provider account error while polling", extra={"reason": exc.reason})
-        return _fail(state, exc.reason, f"the provider refused the API key or account: {exc.message}")
+        return _fail(state, error_code(exc.reason, "PROVIDER_ACCOUNT_ERROR"),
+                     f"the provider refused the API key or account: {exc.message}")
     except TaskFailed as exc:
         return _fail(state, "TASK_FAILED", f"the provider reports the task failed: {exc.message}")
     except ProviderError as exc:
         if not exc.retryable:
-            return _fail(state, exc.reason, exc.message)
+            return _fail(state, error_code(exc.reason, "PROVIDER_ERROR"), exc.message)
         poll["errors"] = int(poll.get("errors") or 0) + 1
         logger.warning("transient provider error while polling", extra={"reason": exc.reason,
                                                                           "errors": poll["errors"]})
@@ -76,6 +77,7 @@ def _check(state: dict, deps: StatusDeps) -> dict:
         backoff = min(60.0, 2.0 ** poll["errors"]) * (0.5 + deps.rng.random() / 2)
         return _wait(state, deps, backoff, now)
     poll["errors"] = 0
+    poll["not_found"] = 0
     poll["provider_status"] = result.raw_status or result.status
     poll["progress_percent"] = result.progress_percent
     if result.status == STATUS_SUCCEED:
@@ -89,7 +91,7 @@ def _check(state: dict, deps: StatusDeps) -> dict:
         return state
     if result.status == STATUS_FAILED:
         reason = result.reason or "no reason given"
-        code = reason if reason.isupper() and " " not in reason else "TASK_FAILED"
+        code = error_code(reason, "TASK_FAILED") if reason.isupper() and " " not in reason else "TASK_FAILED"
         return _fail(state, code, f"the provider reports the task failed: {reason}")
     wait = deps.policy.next_wait(mode, result.status, elapsed, result.eta, result.progress_percent)
     return _wait(state, deps, wait, now)

@@ -20,7 +20,13 @@ from i2v.jobs.build import identify, prepare
 from i2v.models import Job
 from i2v.observability import bind_job, logger, metrics
 from i2v.polling import DEFAULT_POLICY, scaled
-from i2v.provider.errors import ProviderAccountError, ProviderError, ProviderRateLimited, SubmitReplyLost
+from i2v.provider.errors import (
+    ProviderAccountError,
+    ProviderError,
+    ProviderRateLimited,
+    SubmitReplyLost,
+    error_code,
+)
 from i2v.provider.models import SubmitRequest
 from i2v.settings import Settings
 from i2v.workflow_state import initial_state
@@ -163,13 +169,13 @@ class Submitter:
             metrics.add_metric(name=c.METRIC_PROVIDER_ERRORS, unit="Count", value=1)
             logger.error("provider account error: operators must act", extra={"reason": exc.reason})
             self.d.capacity.release(job.job_id)
-            return {"error": _job_error(exc.reason, exc.message, "submit")}
+            return {"error": _job_error(error_code(exc.reason, "PROVIDER_ACCOUNT_ERROR"), exc.message, "submit")}
         except ProviderError as exc:
             self.d.jobs.clear_submit_started(job.job_id)  # the provider certainly created nothing
             self.d.capacity.release(job.job_id)
             if exc.retryable:
                 raise
-            return {"error": _job_error(exc.reason, exc.message, "submit")}
+            return {"error": _job_error(error_code(exc.reason, "PROVIDER_REJECTED"), exc.message, "submit")}
         metrics.add_metric(name=c.METRIC_SUBMITTED, unit="Count", value=1)
         return {"task_id": task_id, "submitted_at": iso(now), "deadline_at": now + deadline_seconds}
 

@@ -75,11 +75,6 @@ def test_unknown_reasons_on_5xx_are_retried():
     assert isinstance(exc, ProviderUnavailable) and exc.retryable
 
 
-@pytest.mark.xfail(
-    reason="BUG: a 401/403 without a reason (e.g. a gateway's HTML page) gets an empty reason, "
-    "which becomes an empty error code in the notification",
-    strict=True,
-)
 @pytest.mark.parametrize("status", [401, 403])
 def test_account_errors_without_a_reason_still_get_an_error_code(status):
     exc = classify(status, "", "Forbidden")

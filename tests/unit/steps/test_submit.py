@@ -428,11 +428,6 @@ def test_a_rejected_job_fails_with_the_providers_reason(world, image_data):
     assert w.capacity.in_flight() == 0
 
 
-@pytest.mark.xfail(
-    reason="BUG: the provider's reason is used verbatim as the error code, so a reason that is "
-    "not UPPER_SNAKE breaks the notification contract",
-    strict=True,
-)
 def test_a_provider_reason_that_is_not_upper_snake_still_gives_an_upper_snake_code(world, image_data):
     w = world()
     w.provider.submit_replies.append(ProviderRejected("invalid image url", "cannot fetch image", 400))
