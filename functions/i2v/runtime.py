@@ -53,7 +53,7 @@ def idempotency():
         IdempotencyConfig,
     )
 
-    config = IdempotencyConfig(event_key_jmespath="job_id", raise_on_no_idempotency_key=True,
+    config = IdempotencyConfig(event_key_jmespath="[job_id, redrive]", raise_on_no_idempotency_key=True,
                                expires_after_seconds=IDEMPOTENCY_DAYS * 24 * 3600)
     return config, DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
 

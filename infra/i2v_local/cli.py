@@ -145,6 +145,150 @@ def local(images: list[Path] = typer.Argument(..., help="JPEG/PNG images, or .js
     raise typer.Exit(_run(images, params, end_image, provider_url, out, as_json, speed, full_size, max_in_flight))
 
 
+# -- operator commands -----------------------------------------------------------------------------
+jobs_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                       help="Find and retry jobs in a deployed stack, a running `i2v up`, or an `i2v local` run.")
+app.add_typer(jobs_app, name="jobs")
+
+EndpointOpt = typer.Option(None, "--endpoint-url", help="A local cloud (e.g. `i2v up`) instead of AWS.")
+StackOpt = typer.Option(None, "--stack", help="CloudFormation stack name (default I2VPipeline).")
+RegionOpt = typer.Option(None, "--region", help="AWS region (default: your profile's).")
+ProfileOpt = typer.Option(None, "--profile", help="AWS profile (default: the standard boto3 chain).")
+LocalOpt = typer.Option(None, "--local", help="The --out folder of an `i2v local` run (read-only).")
+JsonOpt = typer.Option(False, "--json", help="JSON on stdout instead of a table.")
+
+
+def _source(endpoint_url, stack, region, profile, local_dir):
+    from i2v_local.ops import JobsSource, Target
+
+    if local_dir is not None:
+        return JobsSource(snapshot_dir=local_dir)
+    return JobsSource(Target(endpoint_url=endpoint_url, stack=stack, region=region, profile=profile))
+
+
+def _ops_call(fn):
+    from i2v_local.ops import OpsError
+
+    try:
+        return fn()
+    except OpsError as exc:
+        _usage(str(exc))
+
+
+@jobs_app.command("list")
+def jobs_list(status: Optional[str] = typer.Option(None, help="Only jobs in this status (e.g. FAILED)."),
+              limit: int = typer.Option(50, help="At most this many, newest first."),
+              endpoint_url: Optional[str] = EndpointOpt, stack: Optional[str] = StackOpt,
+              region: Optional[str] = RegionOpt, profile: Optional[str] = ProfileOpt,
+              local_dir: Optional[Path] = LocalOpt, as_json: bool = JsonOpt):
+    """List jobs, newest first: status, source, task, error code."""
+    rows = _ops_call(lambda: _source(endpoint_url, stack, region, profile, local_dir).all())
+    if status:
+        rows = [r for r in rows if str(r.get("status", "")).upper() == status.upper()]
+    rows = rows[:limit]
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} job(s)")
+    for column in ("job id", "status", "source", "uploaded", "task", "error"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        error = row.get("error") or {}
+        table.add_row(row["job_id"][:12], str(row.get("status")), (row.get("source") or {}).get("key", ""),
+                      str(row.get("uploaded_at") or ""), str(row.get("task_id") or ""), error.get("code", ""))
+    Console().print(table)
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: str = typer.Argument(..., help="Job id (a unique prefix is enough)."),
+              endpoint_url: Optional[str] = EndpointOpt, stack: Optional[str] = StackOpt,
+              region: Optional[str] = RegionOpt, profile: Optional[str] = ProfileOpt,
+              local_dir: Optional[Path] = LocalOpt, as_json: bool = JsonOpt):
+    """Everything known about one job: status, timings, task, output, error."""
+    row = _ops_call(lambda: _source(endpoint_url, stack, region, profile, local_dir).get(job_id))
+    if as_json:
+        sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(show_header=False, title=f"job {row['job_id']}")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key in ("status", "source", "request", "task_id", "provider_status", "polls", "progress_percent",
+                "output_key", "size_bytes", "error", "timings", "uploaded_at", "submitted_at", "updated_at", "redrive"):
+        if row.get(key) not in (None, "", {}):
+            value = row[key]
+            table.add_row(key, json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value))
+    Console().print(table)
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: str = typer.Argument(..., help="A FAILED job's id (a unique prefix is enough)."),
+               endpoint_url: Optional[str] = EndpointOpt, stack: Optional[str] = StackOpt,
+               region: Optional[str] = RegionOpt, profile: Optional[str] = ProfileOpt, as_json: bool = JsonOpt):
+    """Run a FAILED job again on purpose. This is a new, paid submission to the provider."""
+    from i2v_local.ops import Target, retry
+
+    result = _ops_call(lambda: retry(Target(endpoint_url=endpoint_url, stack=stack, region=region,
+                                            profile=profile), job_id))
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        stderr.print(f"job {result['job_id']} queued again as attempt r{result['redrive']} "
+                     f"(workflow {result['execution_name']})")
+
+
+@app.command()
+def redrive(endpoint_url: Optional[str] = EndpointOpt, stack: Optional[str] = StackOpt,
+            region: Optional[str] = RegionOpt, profile: Optional[str] = ProfileOpt,
+            limit: Optional[int] = typer.Option(None, help="Move at most this many messages.")):
+    """Move uploads parked in the dead-letter queue back to the upload queue."""
+    from i2v_local.ops import Target, redrive_dead_letters
+
+    moved = _ops_call(lambda: redrive_dead_letters(Target(endpoint_url=endpoint_url, stack=stack, region=region,
+                                                          profile=profile), limit))
+    stderr.print(f"moved {moved} message(s) from the dead-letter queue back to the upload queue")
+
+
+@app.command()
+def up(port: int = typer.Option(4566, help="Port of the local cloud's endpoint on 127.0.0.1."),
+       provider_url: Optional[str] = typer.Option(None, help="Provider to use (default: start the simulator)."),
+       speed: float = typer.Option(DEFAULT_SIM_SPEED, help="Simulator speed factor and workflow time scale."),
+       max_in_flight: int = typer.Option(c.DEFAULT_MAX_IN_FLIGHT, help="Cap on tasks in flight at the provider.")):
+    """Keep the embedded cloud (and the simulator) running until Ctrl-C, for the AWS CLI or `i2v jobs`."""
+    import os
+    import signal
+    import threading
+
+    from i2v_local.runner import LocalRun, RunOptions
+
+    provider_url = provider_url or os.environ.get(c.ENV_PROVIDER_URL) or None
+    if provider_url and not os.environ.get(c.ENV_API_KEY):
+        _usage(f"{c.ENV_API_KEY} is not set; the provider at {provider_url} needs an API key")
+    out = Path(".i2v-up")
+    options = RunOptions(out_dir=out, provider_url=provider_url, speed=speed if not provider_url else 1.0,
+                         max_in_flight=max_in_flight, cloud_overrides={"port": port})
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with LocalRun(options) as run:
+        cfg = run.cloud.config
+        stderr.print(f"[bold green]local cloud up[/] at {run.cloud.endpoint} (provider {run.provider_url})")
+        stderr.print(f"  upload:  aws --endpoint-url {run.cloud.endpoint} s3 cp IMAGE s3://{cfg.bucket}/"
+                     f"{cfg.uploads_prefix}")
+        stderr.print(f"  follow:  i2v jobs list --endpoint-url {run.cloud.endpoint}")
+        stderr.print(f"  outputs: s3://{cfg.bucket}/{cfg.outputs_prefix}   lambda logs: {out}/.i2v/lambda.log")
+        stderr.print("  Ctrl-C stops everything")
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    stderr.print("stopped")
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()
 

@@ -7,6 +7,7 @@ command line reads. Started and stopped by the command that needs it; nothing is
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -34,7 +35,9 @@ HANDLERS = {
     "store": ("i2v-store", "i2v.handlers.store.handler", 300.0),
 }
 MAX_RECEIVE_COUNT = 5
-VISIBILITY_TIMEOUT = 30  # seconds; a failed batch item is seen again after this (scaled by the run)
+DUPLICATE_ATTRIBUTE = "i2v-local-duplicate-of"
+VISIBILITY_TIMEOUT = 30
+_DISCARD = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - process-long sink for late log lines  # seconds; a failed batch item is seen again after this (scaled by the run)
 
 
 @dataclass
@@ -52,6 +55,8 @@ class CloudConfig:
     log_path: Path | None = None
     extra_env: dict = field(default_factory=dict)
     seed: int | None = None
+    port: int = 0  # 0: any free port
+    function_timeouts: dict = field(default_factory=dict)  # e.g. {"submit": 3.0}: shorter in-progress windows
 
 
 class LocalCloud:
@@ -64,7 +69,7 @@ class LocalCloud:
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         self._rng = random.Random(self.config.seed)
-        self._log_handler: logging.Handler | None = None
+        self._log_stream = None
         self.endpoint = ""
         self.delivered = 0
         self.duplicated = 0
@@ -84,7 +89,7 @@ class LocalCloud:
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", message="No application metrics to publish")
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://127.0.0.1:{port}"
@@ -109,9 +114,11 @@ class LocalCloud:
             self._undo_patch()
         if self._server:
             self._server.stop()
-        if self._log_handler:
-            logging.getLogger(c.SERVICE_NAME).removeHandler(self._log_handler)
-            self._log_handler.close()
+        if self._log_stream:
+            # Workflow threads may still log after the server stops: point them at a sink that stays open.
+            self._point_logs_at(_DISCARD)
+            self._log_stream.close()
+            self._log_stream = None
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -164,6 +171,7 @@ class LocalCloud:
             zf.writestr("handler.py", "# runs in-process, see i2v_local.lambda_runner\n")
         arns = {}
         for logical, (name, handler, timeout) in HANDLERS.items():
+            timeout = float(cfg.function_timeouts.get(logical, timeout))
             arns[logical] = lam.create_function(FunctionName=name, Runtime="python3.13", Role=role, Handler=handler,
                                                 Code={"ZipFile": zipped.getvalue()}, Timeout=int(timeout),
                                                 Architectures=["arm64"])["FunctionArn"]
@@ -181,7 +189,7 @@ class LocalCloud:
             c.ENV_MAX_IN_FLIGHT: cfg.max_in_flight, c.ENV_SUBMITS_PER_MINUTE: cfg.submits_per_minute,
             c.ENV_TIME_SCALE: cfg.time_scale, c.ENV_URL_POLICY: c.URL_POLICY_LOOPBACK_HTTP,
             "POWERTOOLS_SERVICE_NAME": c.SERVICE_NAME, "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,
+            "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,
             **cfg.extra_env,
         })
         os.environ.pop(c.ENV_API_KEY_SECRET, None)
@@ -196,10 +204,20 @@ class LocalCloud:
             stream = open(target, "a", encoding="utf-8")  # noqa: SIM115 - closed in stop()
         else:
             stream = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
-        for handler in logger.handlers if hasattr(logger, "handlers") else logger._logger.handlers:
+        self._point_logs_at(stream)
+        self._log_stream = stream
+
+    @staticmethod
+    def _point_logs_at(stream) -> None:
+        from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as emf
+
+        from i2v.observability import logger
+
+        for handler in logging.getLogger(logger.name).handlers:
             if isinstance(handler, logging.StreamHandler):
                 handler.setStream(stream)
-        self._log_stream = stream
+        # Powertools prints metrics (EMF) with print(); send them to the same place, not to stdout.
+        emf.print = functools.partial(print, file=stream, flush=True)
 
     @staticmethod
     def _reset_function_caches() -> None:
@@ -230,10 +248,10 @@ class LocalCloud:
             if not messages:
                 continue
             for message in messages:
-                if self.config.duplicate_delivery and self._rng.random() < self.config.duplicate_delivery:
-                    self.duplicated += 1
-                    sqs.send_message(QueueUrl=self.queue_url, MessageBody=message["Body"],
-                                     MessageAttributes=message.get("MessageAttributes") or {})
+                if self._is_original(message) and self._rng.random() < self.config.duplicate_delivery:
+                    self.duplicated += 1  # S3 delivers at least once: the same event a second time
+                    sqs.send_message(QueueUrl=self.queue_url, MessageBody=message["Body"], MessageAttributes={
+                        DUPLICATE_ATTRIBUTE: {"DataType": "String", "StringValue": message["MessageId"]}})
             event = {"Records": [self._sqs_record(m) for m in messages]}
             payload, errored, _logs = self.lambdas.invoke(name, event)
             self.delivered += len(messages)
@@ -246,6 +264,12 @@ class LocalCloud:
             for start in range(0, len(done), 10):
                 sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
+
+    def _is_original(self, message: dict) -> bool:
+        """A message as S3 sent it: not a copy we made, not one the submit function re-queued."""
+        if not self.config.duplicate_delivery or message.get("MessageAttributes"):
+            return False
+        return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) == 1
 
     def _sqs_record(self, message: dict) -> dict:
         attributes = {k: {"stringValue": v.get("StringValue"), "dataType": v.get("DataType")}

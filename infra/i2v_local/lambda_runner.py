@@ -17,6 +17,14 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 
+class LambdaCrash(BaseException):
+    """Raise inside a handler to act out a hard crash (killed, out of memory, timed out).
+
+    A BaseException on purpose: like a real crash it skips the handler's own `except Exception`
+    clean-up (Powertools idempotency keeps its in-progress record, nothing is rolled back).
+    """
+
+
 @dataclass
 class FakeContext:
     """The parts of the Lambda context object that Powertools reads."""
@@ -77,6 +85,10 @@ class InProcessLambdas:
         try:
             result = handler(event, context)
             return json.dumps(result), False, ""
+        except LambdaCrash as exc:
+            with self._lock:
+                self.errors.append((function_name, f"crash: {exc}"))
+            return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": str(exc)}), True, ""
         except Exception as exc:  # what the Lambda runtime reports for an unhandled error
             with self._lock:
                 self.errors.append((function_name, f"{type(exc).__name__}: {exc}"))

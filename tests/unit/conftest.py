@@ -236,13 +236,18 @@ class FakeNotifier:
 
 
 class SendLater:
-    """Records what the submit step puts back on the queue: (body, delay, attempt, deferrals)."""
+    """Records what the submit step puts back on the queue: (body, delay, attempt, deferrals).
+
+    ``redrives`` keeps the redrive number of each call (an operator's retry), in the same order.
+    """
 
     def __init__(self) -> None:
         self.calls: list[tuple[dict, int, int, int]] = []
+        self.redrives: list[int] = []
 
-    def __call__(self, body: dict, delay: int, attempt: int, deferrals: int) -> None:
+    def __call__(self, body: dict, delay: int, attempt: int, deferrals: int, redrive: int = 0) -> None:
         self.calls.append((body, delay, attempt, deferrals))
+        self.redrives.append(redrive)
 
 
 # --- the provider -------------------------------------------------------------------------------

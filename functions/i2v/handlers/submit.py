@@ -7,7 +7,7 @@ import json
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from i2v.aws.queue import ATTEMPT_ATTRIBUTE, DEFERRAL_ATTRIBUTE
+from i2v.aws.queue import ATTEMPT_ATTRIBUTE, DEFERRAL_ATTRIBUTE, REDRIVE_ATTRIBUTE
 from i2v.observability import logger, metrics, tracer
 from i2v.runtime import idempotency, submitter
 from i2v.steps.submit import Delivery
@@ -43,7 +43,8 @@ def handle_message(record: SQSRecord) -> None:
     for s3_record in records:
         submitter().process(Delivery(record=s3_record,
                                      attempt=_number_attribute(record, ATTEMPT_ATTRIBUTE, 1),
-                                     deferrals=_number_attribute(record, DEFERRAL_ATTRIBUTE, 0)))
+                                     deferrals=_number_attribute(record, DEFERRAL_ATTRIBUTE, 0),
+                                     redrive=_number_attribute(record, REDRIVE_ATTRIBUTE, 0)))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -59,8 +59,13 @@ def job_id_for(bucket: str, key: str, version: str | None) -> str:
     return digest[:32]
 
 
-def execution_name(job_id: str) -> str:
-    return f"{c.EXECUTION_NAME_PREFIX}{job_id}"
+def execution_name(job_id: str, redrive: int = 0) -> str:
+    """Deterministic workflow name: a duplicate event can never start a second execution.
+
+    An operator's deliberate retry (`i2v jobs retry`) bumps ``redrive`` and so gets a new name.
+    """
+    base = f"{c.EXECUTION_NAME_PREFIX}{job_id}"
+    return base if redrive <= 0 else f"{base}-r{redrive}"
 
 
 def output_keys(key: str, uploads_prefix: str, outputs_prefix: str) -> tuple[str, str]:

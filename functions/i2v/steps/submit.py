@@ -43,7 +43,7 @@ class SubmitDeps:
     workflow: object  # Workflow-like: start(name, state) -> bool
     capacity: Capacity
     client: Callable[[], object]  # lazily made HighwayClient (reads the secret on first use)
-    send_later: Callable[[dict, int, int, int], None]  # (body, delay, attempt, deferrals)
+    send_later: Callable[..., None]  # (body, delay, attempt, deferrals, redrive)
     clock: Clock = system_clock
     rng: random.Random = field(default_factory=random.Random)
     once: Callable[[Callable[[dict], dict], dict], dict] = lambda fn, payload: fn(payload)  # idempotency
@@ -56,6 +56,7 @@ class Delivery:
     record: dict
     attempt: int = 1
     deferrals: int = 0
+    redrive: int = 0  # > 0: an operator's deliberate retry of a finished job
 
 
 def _job_error(code: str, message: str, stage: str, retryable: bool = False) -> dict:
@@ -89,6 +90,10 @@ class Submitter:
         job.uploaded_at = record.get("eventTime") or iso(self.d.clock())
         job.timings["uploaded_at"] = job.uploaded_at
         existing = self.d.jobs.get(job.job_id)
+        if existing and int(existing.get("redrive") or 0) != delivery.redrive:
+            logger.info("stale event from before an operator's retry", extra={"redrive": delivery.redrive})
+            metrics.add_metric(name=c.METRIC_DUPLICATES, unit="Count", value=1)
+            return DUPLICATE
         if existing and existing.get("status") in FINAL_STATUSES:
             logger.info("duplicate event for a job already under way", extra={"status": existing["status"]})
             metrics.add_metric(name=c.METRIC_DUPLICATES, unit="Count", value=1)
@@ -101,7 +106,7 @@ class Submitter:
             prepared = prepare(job, self.d.bucket, self.s.uploads_prefix, self._stack_defaults())
         except JobError as exc:
             logger.info("job rejected before submission", extra={"error_code": exc.code})
-            return self._fail(job, exc.to_dict())
+            return self._fail(job, exc.to_dict(), delivery)
         self.d.jobs.update(job.job_id, request=job.request, image_key=job.image_key)
         return self._submit(prepared, delivery)
 
@@ -113,7 +118,8 @@ class Submitter:
     # -- submission ---------------------------------------------------------------------------
     def _submit(self, prepared, delivery: Delivery) -> str:
         job: Job = prepared.job
-        payload = {"job_id": job.job_id, "job": job.to_dict(), "mode": prepared.params.mode}
+        payload = {"job_id": job.job_id, "redrive": delivery.redrive, "job": job.to_dict(),
+                   "mode": prepared.params.mode}
         try:
             outcome = self.d.once(self._submit_to_provider, payload)
         except AtCapacity as exc:
@@ -126,18 +132,18 @@ class Submitter:
         except ProviderError as exc:  # retryable: 5xx or nothing sent
             metrics.add_metric(name=c.METRIC_PROVIDER_ERRORS, unit="Count", value=1)
             if delivery.attempt >= self.s.submit_max_attempts:
-                return self._fail(job, _job_error("PROVIDER_UNAVAILABLE", f"the provider failed to create the "
+                return self._fail(job, delivery=delivery, error=_job_error("PROVIDER_UNAVAILABLE", f"the provider failed to create the "
                                                   f"task {delivery.attempt} times (last: {exc.reason}: {exc.message})",
                                                   "submit", True))
             return self._defer(delivery, self._backoff(delivery.attempt), f"provider error {exc.reason}",
                                attempt=delivery.attempt + 1, deferrals=delivery.deferrals)
         if outcome.get("error"):
-            return self._fail(job, outcome["error"])
+            return self._fail(job, outcome["error"], delivery)
         job.timings["submitted_at"] = outcome["submitted_at"]
         state = initial_state(job, task_id=outcome["task_id"], submitted_at=outcome["submitted_at"],
                               deadline_at=outcome["deadline_at"],
                               first_wait=scaled(DEFAULT_POLICY.first_wait(prepared.params.mode), self.s.time_scale))
-        started = self.d.workflow.start(keys.execution_name(job.job_id), state)
+        started = self.d.workflow.start(keys.execution_name(job.job_id, delivery.redrive), state)
         self.d.jobs.update(job.job_id, status="GENERATING", task_id=outcome["task_id"],
                            submitted_at=outcome["submitted_at"], updated_at=iso(self.d.clock()))
         bind_job(job.job_id, outcome["task_id"])
@@ -191,10 +197,10 @@ class Submitter:
         )
 
     # -- outcomes -----------------------------------------------------------------------------
-    def _fail(self, job: Job, error: dict) -> str:
+    def _fail(self, job: Job, error: dict, delivery: Delivery) -> str:
         """Hand a job that ends before polling to the workflow's failure path (one notification)."""
         state = initial_state(job, task_id=None, submitted_at=None, deadline_at=None, first_wait=1, error=error)
-        self.d.workflow.start(keys.execution_name(job.job_id), state)
+        self.d.workflow.start(keys.execution_name(job.job_id, delivery.redrive), state)
         self.d.jobs.update(job.job_id, status="FAILING", error=error, updated_at=iso(self.d.clock()))
         return FAILED
 
@@ -204,7 +210,7 @@ class Submitter:
     def _defer(self, delivery: Delivery, provider_seconds: float, why: str, *, attempt: int, deferrals: int) -> str:
         jitter = 1.0 + self.d.rng.random() * 0.5
         delay = int(round(provider_seconds * jitter / self.s.time_scale))
-        self.d.send_later({"Records": [delivery.record]}, delay, attempt, deferrals)
+        self.d.send_later({"Records": [delivery.record]}, delay, attempt, deferrals, delivery.redrive)
         metrics.add_metric(name=c.METRIC_DEFERRED, unit="Count", value=1)
         logger.info("job goes back to the queue", extra={"why": why, "delay_seconds": delay, "attempt": attempt})
         return DEFERRED

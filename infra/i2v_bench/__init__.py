@@ -1,0 +1,1 @@
+"""Benchmarks of the pipeline against the usual designs (`make bench`); not part of the tests."""

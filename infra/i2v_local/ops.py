@@ -1,0 +1,169 @@
+"""Operator commands against a deployed stack or a running local cloud: jobs and redrive.
+
+Resources are found from the CloudFormation stack's outputs (`--stack`), or, with `--endpoint-url`
+and no stack, by the names the embedded local cloud uses. Credentials and region come from the
+standard boto3 chain (profile, environment).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import boto3
+
+from i2v.aws.queue import message_attributes
+from i2v.jobs.keys import execution_name
+
+LOCAL_NAMES = {"JobsTableName": "i2v-jobs", "QueueName": "i2v-uploads", "DeadLetterQueueName": "i2v-uploads-dlq",
+               "StateMachineName": "i2v-pipeline"}
+
+
+class OpsError(RuntimeError):
+    """A problem the operator can fix (missing stack, unknown job...): the message says how."""
+
+
+@dataclass
+class Target:
+    endpoint_url: str | None = None
+    stack: str | None = None
+    region: str | None = None
+    profile: str | None = None
+
+    def session(self) -> boto3.session.Session:
+        return boto3.session.Session(profile_name=self.profile, region_name=self.region or None)
+
+    def client(self, service: str):
+        kwargs = {"endpoint_url": self.endpoint_url} if self.endpoint_url else {}
+        if self.endpoint_url and not self.region:
+            kwargs["region_name"] = "us-east-1"
+        return self.session().client(service, **kwargs)
+
+    def outputs(self) -> dict:
+        if self.stack is None and self.endpoint_url:
+            sqs = self.client("sqs")
+            return {"JobsTableName": LOCAL_NAMES["JobsTableName"],
+                    "QueueUrl": sqs.get_queue_url(QueueName=LOCAL_NAMES["QueueName"])["QueueUrl"],
+                    "DeadLetterQueueUrl": sqs.get_queue_url(QueueName=LOCAL_NAMES["DeadLetterQueueName"])["QueueUrl"]}
+        stack = self.stack or "I2VPipeline"
+        try:
+            reply = self.client("cloudformation").describe_stacks(StackName=stack)
+        except Exception as exc:  # botocore's ClientError or no credentials
+            raise OpsError(f"cannot read the outputs of stack {stack!r} ({exc}); pass --stack NAME, "
+                           "or --endpoint-url for a local cloud") from None
+        return {o["OutputKey"]: o["OutputValue"] for o in reply["Stacks"][0].get("Outputs", [])}
+
+
+def _plain(value):
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+class JobsSource:
+    """Rows of the jobs table: live (a table) or a snapshot that `i2v local` wrote beside its outputs."""
+
+    def __init__(self, target: Target | None = None, snapshot_dir: Path | None = None) -> None:
+        self.target = target
+        self.snapshot = snapshot_dir / ".i2v" / "jobs.json" if snapshot_dir else None
+        if self.snapshot is not None and not self.snapshot.is_file():
+            raise OpsError(f"no job records at {self.snapshot}; expected the --out folder of an `i2v local` run")
+        self._table = None
+
+    @property
+    def table(self):
+        if self._table is None:
+            name = self.target.outputs()["JobsTableName"]
+            kwargs = {"endpoint_url": self.target.endpoint_url} if self.target.endpoint_url else {}
+            if self.target.endpoint_url and not self.target.region:
+                kwargs["region_name"] = "us-east-1"
+            self._table = self.target.session().resource("dynamodb", **kwargs).Table(name)
+        return self._table
+
+    def all(self) -> list[dict]:
+        if self.snapshot:
+            rows = json.loads(self.snapshot.read_text(encoding="utf-8"))
+        else:
+            rows, kwargs = [], {}
+            while True:
+                reply = self.table.scan(**kwargs)
+                rows.extend(_plain(reply.get("Items", [])))
+                if "LastEvaluatedKey" not in reply:
+                    break
+                kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+        return sorted(rows, key=lambda r: r.get("uploaded_at") or "", reverse=True)
+
+    def get(self, job_id: str) -> dict:
+        matches = [r for r in self.all() if r["job_id"].startswith(job_id)] if len(job_id) < 32 else []
+        if len(job_id) >= 32 or not matches:
+            if self.snapshot:
+                matches = [r for r in self.all() if r["job_id"] == job_id]
+            else:
+                item = self.table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+                matches = [_plain(item)] if item else []
+        if not matches:
+            raise OpsError(f"no job {job_id!r}; `i2v jobs list` shows the ids (a unique prefix is enough)")
+        if len(matches) > 1:
+            raise OpsError(f"{len(matches)} jobs start with {job_id!r}; give more of the id")
+        return matches[0]
+
+
+def retry(target: Target, job_id: str) -> dict:
+    """Deliberately run a finished job again, as a new attempt (a new paid submission).
+
+    Used for failures worth another try (SUBMIT_OUTCOME_UNKNOWN after checking the provider's
+    console, PROVIDER_UNAVAILABLE, TIMED_OUT...). The redrive number gives the attempt a new
+    idempotency key and a new workflow name; duplicates of the old events stay ignored.
+    """
+    source = JobsSource(target)
+    job = source.get(job_id)
+    if job.get("status") not in ("FAILED",):
+        raise OpsError(f"job {job['job_id']} is {job.get('status')}; only FAILED jobs can be retried")
+    redrive = int(job.get("redrive") or 0) + 1
+    source.table.update_item(
+        Key={"job_id": job["job_id"]},
+        UpdateExpression="SET #s = :q, redrive = :r, updated_at = :t REMOVE submit_started_at, notified_at, #e",
+        ConditionExpression="#s = :failed",
+        ExpressionAttributeNames={"#s": "status", "#e": "error"},
+        ExpressionAttributeValues={":q": "QUEUED", ":r": redrive, ":failed": "FAILED",
+                                   ":t": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+    )
+    src = job["source"]
+    record = {"eventSource": "aws:s3", "eventName": "ObjectCreated:Redrive", "eventTime": job.get("uploaded_at"),
+              "s3": {"bucket": {"name": src["bucket"]},
+                     "object": {"key": src["key"], **({"versionId": src["version_id"]} if src.get("version_id") else {}),
+                                **({"eTag": src["etag"]} if src.get("etag") else {})}}}
+    from urllib.parse import quote_plus
+
+    record["s3"]["object"]["key"] = quote_plus(src["key"], safe="/")
+    queue_url = target.outputs()["QueueUrl"]
+    target.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps({"Records": [record]}),
+                                      MessageAttributes=message_attributes(redrive=redrive))
+    return {"job_id": job["job_id"], "redrive": redrive, "execution_name": execution_name(job["job_id"], redrive)}
+
+
+def redrive_dead_letters(target: Target, limit: int | None = None) -> int:
+    """Move messages from the dead-letter queue back to the upload queue; returns how many."""
+    outputs = target.outputs()
+    sqs = target.client("sqs")
+    moved = 0
+    while limit is None or moved < limit:
+        batch = min(10, (limit - moved) if limit else 10)
+        reply = sqs.receive_message(QueueUrl=outputs["DeadLetterQueueUrl"], MaxNumberOfMessages=batch,
+                                    WaitTimeSeconds=1, MessageAttributeNames=["All"])
+        messages = reply.get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            sqs.send_message(QueueUrl=outputs["QueueUrl"], MessageBody=message["Body"],
+                             MessageAttributes=message.get("MessageAttributes") or {})
+            sqs.delete_message(QueueUrl=outputs["DeadLetterQueueUrl"], ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    return moved

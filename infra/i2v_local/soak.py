@@ -1,0 +1,141 @@
+"""The fault soak: many uploads through the local pipeline under injected faults and duplicates.
+
+`make soak` runs it at full size; the test suite runs the same scenario smaller. It checks the
+promises: exactly one notification per upload, no object version paid twice, in-flight never
+above the cap, an empty DLQ, and the right error code on every failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from highway_sim.config import SimConfig
+from highway_sim.server import SimulatorServer
+from i2v_local.cloud import CloudConfig, LocalCloud
+
+# Failure codes each injected fault may legitimately end in.
+EXPECTED_FAILURE_CODES = {"TASK_FAILED", "VIDEO_NOT_FOUND", "VIDEO_DOWNLOAD_FAILED", "PROVIDER_UNAVAILABLE",
+                          "SUBMIT_OUTCOME_UNKNOWN"}
+FULL = {"uploads": 300, "duplicate_delivery": 1.0, "p_submit_429": 0.2, "p_submit_5xx": 0.1, "p_result_5xx": 0.1,
+        "p_task_failed": 0.05, "p_video_404": 0.05, "max_in_flight": 10}
+
+
+@dataclass
+class SoakReport:
+    uploads: int
+    notifications: int
+    succeeded: int
+    failed: int
+    failure_codes: dict
+    uploads_without_notification: int
+    uploads_with_several_notifications: int
+    provider_tasks_created: int
+    duplicates_paid: int
+    peak_in_flight: int
+    in_flight_cap: int
+    dlq_depth: int
+    queue_depth: int
+    duplicate_deliveries: int
+    faults_injected: dict
+    unexpected_failure_codes: list
+    wall_seconds: float
+    passed: bool = field(default=False)
+
+    def check(self) -> "SoakReport":
+        self.passed = (self.notifications == self.uploads and self.uploads_without_notification == 0
+                       and self.uploads_with_several_notifications == 0 and self.duplicates_paid == 0
+                       and self.peak_in_flight <= self.in_flight_cap and self.dlq_depth == 0
+                       and not self.unexpected_failure_codes)
+        return self
+
+
+def _image(index: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    img = Image.new("RGB", (480 + (index % 5) * 40, 360), ((index * 37) % 255, (index * 91) % 255, 120))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=70)
+    return buf.getvalue()
+
+
+def run_soak(uploads: int = 40, duplicate_delivery: float = 1.0, p_submit_429: float = 0.2, p_submit_5xx: float = 0.1,
+             p_result_5xx: float = 0.1, p_task_failed: float = 0.05, p_video_404: float = 0.05, max_in_flight: int = 10,
+             speed: float = 60.0, seed: int = 11, timeout: float = 900.0, progress=None) -> SoakReport:
+    started = time.monotonic()
+    os.environ.setdefault("HIGHWAY_API_KEY", "soak-key")
+    sim_config = SimConfig(speed=speed, seed=seed, p_submit_429=p_submit_429, p_submit_5xx=p_submit_5xx,
+                           p_result_5xx=p_result_5xx, p_task_failed=p_task_failed, p_video_404=p_video_404)
+    with SimulatorServer(sim_config, host="127.0.0.1", port=0) as sim:
+        cloud_config = CloudConfig(provider_url=sim.url, time_scale=speed, max_in_flight=max_in_flight,
+                                   duplicate_delivery=duplicate_delivery, seed=seed, visibility_timeout=5)
+        with LocalCloud(cloud_config) as cloud:
+            s3 = cloud.client("s3")
+            keys = [f"uploads/soak/batch-{i // 50:02d}/item-{i:04d}.jpg" for i in range(uploads)]
+            for i, key in enumerate(keys):
+                s3.put_object(Bucket=cloud_config.bucket, Key=key, Body=_image(i))
+            seen: list[dict] = []
+            end = time.monotonic() + timeout
+            while len(seen) < uploads and time.monotonic() < end:
+                seen.extend(cloud.drain_notifications(wait_seconds=1))
+                if progress:
+                    progress(len(seen), uploads, sim.stats()["in_flight_now"])
+            time.sleep(2.0)  # anything extra (a duplicate notification) would arrive now
+            seen.extend(cloud.drain_notifications(wait_seconds=1))
+            depths = cloud.queue_depths()
+            stats = sim.stats()
+            duplicated = cloud.duplicated
+    per_key = Counter(m["notification"]["source"]["key"] for m in seen)
+    codes = Counter(m["notification"]["error"]["code"] for m in seen if m["notification"]["status"] == "FAILED")
+    return SoakReport(
+        uploads=uploads, notifications=len(seen),
+        succeeded=sum(1 for m in seen if m["notification"]["status"] == "SUCCEEDED"),
+        failed=sum(codes.values()), failure_codes=dict(codes),
+        uploads_without_notification=sum(1 for k in keys if per_key[k] == 0),
+        uploads_with_several_notifications=sum(1 for k in keys if per_key[k] > 1),
+        provider_tasks_created=stats["tasks_created"], duplicates_paid=len(stats["duplicate_identities"]),
+        peak_in_flight=stats["peak_in_flight"], in_flight_cap=max_in_flight, dlq_depth=depths["dlq"],
+        queue_depth=depths["queue"], duplicate_deliveries=duplicated, faults_injected=stats["faults"],
+        unexpected_failure_codes=sorted(set(codes) - EXPECTED_FAILURE_CODES),
+        wall_seconds=round(time.monotonic() - started, 1),
+    ).check()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--uploads", type=int, default=FULL["uploads"])
+    parser.add_argument("--speed", type=float, default=60.0)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+
+    def progress(done: int, total: int, in_flight: int) -> None:
+        print(f"\r  notifications {done}/{total}  provider in flight {in_flight:2d}", end="", file=sys.stderr)
+
+    knobs = {k: v for k, v in FULL.items() if k != "uploads"}
+    report = run_soak(uploads=args.uploads, speed=args.speed, progress=progress, **knobs)
+    print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(asdict(report), indent=2))
+    else:
+        rows = [("uploads", report.uploads), ("notifications", report.notifications),
+                ("succeeded / failed", f"{report.succeeded} / {report.failed}"),
+                ("failure codes", report.failure_codes), ("duplicate S3 deliveries", report.duplicate_deliveries),
+                ("provider tasks created", report.provider_tasks_created),
+                ("object versions paid twice", report.duplicates_paid),
+                ("peak in flight / cap", f"{report.peak_in_flight} / {report.in_flight_cap}"),
+                ("DLQ depth", report.dlq_depth), ("faults injected", report.faults_injected),
+                ("wall time", f"{report.wall_seconds} s"), ("result", "PASS" if report.passed else "FAIL")]
+        for name, value in rows:
+            print(f"{name:28s} {value}")
+    return 0 if report.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
