@@ -40,7 +40,7 @@ class Job:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Job":
+    def from_dict(cls, data: dict) -> Job:
         data = dict(data)
         data["source"] = Source(**data["source"])
         return cls(**data)

@@ -6,7 +6,7 @@ transfer manager. Every redirect hop is checked against the URL policy.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urljoin
 
 import requests

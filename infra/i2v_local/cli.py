@@ -10,12 +10,10 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
-from rich.console import Console
-
 from i2v import constants as c
+from rich.console import Console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Image-to-video pipeline: run it locally (embedded cloud + provider simulator) or "
@@ -36,8 +34,8 @@ def _usage(message: str) -> None:
     raise typer.Exit(EXIT_USAGE)
 
 
-def _run(paths: list[Path], params: dict, end_image: Optional[Path], provider_url: Optional[str], out: Path,
-         as_json: bool, speed: Optional[float], full_size: bool, max_in_flight: int, demo: bool = False) -> int:
+def _run(paths: list[Path], params: dict, end_image: Path | None, provider_url: str | None, out: Path,
+         as_json: bool, speed: float | None, full_size: bool, max_in_flight: int, demo: bool = False) -> int:
     import os
 
     from i2v_local.runner import LocalRun, RunOptions
@@ -123,17 +121,17 @@ def demo(out: Path = typer.Option(Path("demo-output"), help="Folder for the vide
 
 @app.command()
 def local(images: list[Path] = typer.Argument(..., help="JPEG/PNG images, or .json job files."),
-          prompt: Optional[str] = typer.Option(None, help="Prompt (1..2000 characters)."),
-          negative_prompt: Optional[str] = typer.Option(None, help="Negative prompt (0..2000 characters)."),
-          mode: Optional[Mode] = typer.Option(None, help="Standard (720p) or Professional (1080p, end frame)."),
-          duration: Optional[int] = typer.Option(None, help="Video length in seconds: 5 or 10."),
-          guidance_scale: Optional[float] = typer.Option(None, help="How closely to follow the prompt, 0..1."),
-          end_image: Optional[Path] = typer.Option(None, help="End frame (Professional mode only)."),
-          provider_url: Optional[str] = typer.Option(None, help="A provider honouring the HighwayAPI v3 contract; "
+          prompt: str | None = typer.Option(None, help="Prompt (1..2000 characters)."),
+          negative_prompt: str | None = typer.Option(None, help="Negative prompt (0..2000 characters)."),
+          mode: Mode | None = typer.Option(None, help="Standard (720p) or Professional (1080p, end frame)."),
+          duration: int | None = typer.Option(None, help="Video length in seconds: 5 or 10."),
+          guidance_scale: float | None = typer.Option(None, help="How closely to follow the prompt, 0..1."),
+          end_image: Path | None = typer.Option(None, help="End frame (Professional mode only)."),
+          provider_url: str | None = typer.Option(None, help="A provider honouring the HighwayAPI v3 contract; "
                                                      f"default: ${c.ENV_PROVIDER_URL}, else the built-in simulator."),
           out: Path = typer.Option(Path("i2v-output"), help="Folder for videos and manifests (mirrors uploads)."),
           as_json: bool = typer.Option(False, "--json", help="One notification per line on stdout, nothing else."),
-          speed: Optional[float] = typer.Option(None, help="Time scale of the run: the simulator's speed factor and "
+          speed: float | None = typer.Option(None, help="Time scale of the run: the simulator's speed factor and "
                                                 "the divisor of the workflow's waits (default 20 with the simulator, "
                                                 "1 with --provider-url)."),
           full_size: bool = typer.Option(False, "--full-size", help="Simulator renders full 720p/1080p."),
@@ -176,11 +174,11 @@ def _ops_call(fn):
 
 
 @jobs_app.command("list")
-def jobs_list(status: Optional[str] = typer.Option(None, help="Only jobs in this status (e.g. FAILED)."),
+def jobs_list(status: str | None = typer.Option(None, help="Only jobs in this status (e.g. FAILED)."),
               limit: int = typer.Option(50, help="At most this many, newest first."),
-              endpoint_url: Optional[str] = EndpointOpt, stack: Optional[str] = StackOpt,
-              region: Optional[str] = RegionOpt, profile: Optional[str] = ProfileOpt,
-              local_dir: Optional[Path] = LocalOpt, as_json: bool = JsonOpt):
+              endpoint_url: str | None = EndpointOpt, stack: str | None = StackOpt,
+              region: str | None = RegionOpt, profile: str | None = ProfileOpt,
+              local_dir: Path | None = LocalOpt, as_json: bool = JsonOpt):
     """List jobs, newest first: status, source, task, error code."""
     rows = _ops_call(lambda: _source(endpoint_url, stack, region, profile, local_dir).all())
     if status:
@@ -204,9 +202,9 @@ def jobs_list(status: Optional[str] = typer.Option(None, help="Only jobs in this
 
 @jobs_app.command("show")
 def jobs_show(job_id: str = typer.Argument(..., help="Job id (a unique prefix is enough)."),
-              endpoint_url: Optional[str] = EndpointOpt, stack: Optional[str] = StackOpt,
-              region: Optional[str] = RegionOpt, profile: Optional[str] = ProfileOpt,
-              local_dir: Optional[Path] = LocalOpt, as_json: bool = JsonOpt):
+              endpoint_url: str | None = EndpointOpt, stack: str | None = StackOpt,
+              region: str | None = RegionOpt, profile: str | None = ProfileOpt,
+              local_dir: Path | None = LocalOpt, as_json: bool = JsonOpt):
     """Everything known about one job: status, timings, task, output, error."""
     row = _ops_call(lambda: _source(endpoint_url, stack, region, profile, local_dir).get(job_id))
     if as_json:
@@ -227,8 +225,8 @@ def jobs_show(job_id: str = typer.Argument(..., help="Job id (a unique prefix is
 
 @jobs_app.command("retry")
 def jobs_retry(job_id: str = typer.Argument(..., help="A FAILED job's id (a unique prefix is enough)."),
-               endpoint_url: Optional[str] = EndpointOpt, stack: Optional[str] = StackOpt,
-               region: Optional[str] = RegionOpt, profile: Optional[str] = ProfileOpt, as_json: bool = JsonOpt):
+               endpoint_url: str | None = EndpointOpt, stack: str | None = StackOpt,
+               region: str | None = RegionOpt, profile: str | None = ProfileOpt, as_json: bool = JsonOpt):
     """Run a FAILED job again on purpose. This is a new, paid submission to the provider."""
     from i2v_local.ops import Target, retry
 
@@ -242,9 +240,9 @@ def jobs_retry(job_id: str = typer.Argument(..., help="A FAILED job's id (a uniq
 
 
 @app.command()
-def redrive(endpoint_url: Optional[str] = EndpointOpt, stack: Optional[str] = StackOpt,
-            region: Optional[str] = RegionOpt, profile: Optional[str] = ProfileOpt,
-            limit: Optional[int] = typer.Option(None, help="Move at most this many messages.")):
+def redrive(endpoint_url: str | None = EndpointOpt, stack: str | None = StackOpt,
+            region: str | None = RegionOpt, profile: str | None = ProfileOpt,
+            limit: int | None = typer.Option(None, help="Move at most this many messages.")):
     """Move uploads parked in the dead-letter queue back to the upload queue."""
     from i2v_local.ops import Target, redrive_dead_letters
 
@@ -255,7 +253,7 @@ def redrive(endpoint_url: Optional[str] = EndpointOpt, stack: Optional[str] = St
 
 @app.command()
 def up(port: int = typer.Option(4566, help="Port of the local cloud's endpoint on 127.0.0.1."),
-       provider_url: Optional[str] = typer.Option(None, help="Provider to use (default: start the simulator)."),
+       provider_url: str | None = typer.Option(None, help="Provider to use (default: start the simulator)."),
        speed: float = typer.Option(DEFAULT_SIM_SPEED, help="Simulator speed factor and workflow time scale."),
        max_in_flight: int = typer.Option(c.DEFAULT_MAX_IN_FLIGHT, help="Cap on tasks in flight at the provider.")):
     """Keep the embedded cloud (and the simulator) running until Ctrl-C, for the AWS CLI or `i2v jobs`."""

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import boto3
 import requests
-
 from i2v import constants as c
+
 from i2v_local.lambda_runner import InProcessLambdas
 
 REGION = "us-east-1"
@@ -75,7 +75,7 @@ class LocalCloud:
         self.duplicated = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def __enter__(self) -> "LocalCloud":
+    def __enter__(self) -> LocalCloud:
         self.start()
         return self
 
@@ -196,7 +196,6 @@ class LocalCloud:
 
     def _quiet_logs(self) -> None:
         """Lambda logs go to a file (or nowhere), never to the command line's stdout."""
-        from i2v.observability import logger
 
         target = self.config.log_path
         if target:
@@ -210,7 +209,6 @@ class LocalCloud:
     @staticmethod
     def _point_logs_at(stream) -> None:
         from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as emf
-
         from i2v.observability import logger
 
         for handler in logging.getLogger(logger.name).handlers:

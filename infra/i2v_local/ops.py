@@ -14,7 +14,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import boto3
-
 from i2v.aws.queue import message_attributes
 from i2v.jobs.keys import execution_name
 

@@ -40,7 +40,7 @@ class ProgressDisplay:
         self.started = time.monotonic()
         self.live = Live(console=console, refresh_per_second=4, transient=False)
 
-    def __enter__(self) -> "ProgressDisplay":
+    def __enter__(self) -> ProgressDisplay:
         self.live.__enter__()
         return self
 

@@ -6,13 +6,14 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from i2v import constants as c
 from i2v.jobs.keys import classify_key
+
 from i2v_local.cloud import CloudConfig, LocalCloud
 from i2v_local.uploads import Upload
 
@@ -58,7 +59,7 @@ class LocalRun:
         self.cloud: LocalCloud | None = None
         self.provider_url = options.provider_url
 
-    def __enter__(self) -> "LocalRun":
+    def __enter__(self) -> LocalRun:
         o = self.options
         time_scale = o.speed
         if self.provider_url is None:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 from highway_sim.config import SimConfig
 from highway_sim.server import SimulatorServer
+
 from i2v_local.cloud import CloudConfig, LocalCloud
 
 # Failure codes each injected fault may legitimately end in.
@@ -47,7 +48,7 @@ class SoakReport:
     wall_seconds: float
     passed: bool = field(default=False)
 
-    def check(self) -> "SoakReport":
+    def check(self) -> SoakReport:
         self.passed = (self.notifications == self.uploads and self.uploads_without_notification == 0
                        and self.uploads_with_several_notifications == 0 and self.duplicates_paid == 0
                        and self.peak_in_flight <= self.in_flight_cap and self.dlq_depth == 0

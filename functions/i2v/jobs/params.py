@@ -7,9 +7,10 @@ then the stack defaults. Every layer is parsed into canonical snake_case names b
 from __future__ import annotations
 
 import json
-from email.header import Header, decode_header, make_header
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from email.header import Header, decode_header, make_header
+from typing import Any
 
 from i2v import constants as c
 from i2v.errors import InvalidJobFile, InvalidParameters

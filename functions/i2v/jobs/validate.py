@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from i2v import constants as c
 from i2v.errors import InvalidImage, InvalidParameters

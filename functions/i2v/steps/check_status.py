@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from i2v import constants as c
 from i2v.clock import Clock, iso, parse_iso, system_clock
-from i2v.observability import logger, metrics
+from i2v.observability import logger, provider_error
 from i2v.polling import DEFAULT_POLICY, PollingPolicy, scaled
 from i2v.provider.errors import ProviderAccountError, ProviderError, TaskFailed, TaskNotFound, error_code
 from i2v.provider.models import STATUS_FAILED, STATUS_SUCCEED
@@ -53,19 +53,21 @@ def _check(state: dict, deps: StatusDeps) -> dict:
     try:
         result = deps.client.get_result(task_id)
     except TaskNotFound as exc:
+        provider_error(exc.reason)
         poll["not_found"] = int(poll.get("not_found") or 0) + 1
         if poll["not_found"] > MAX_NOT_FOUND:
             return _fail(state, "TASK_NOT_FOUND", f"the provider does not know task {task_id} "
                          f"after {poll['not_found']} tries ({exc.message})")
         return _wait(state, deps, 5.0 * poll["not_found"], now)
     except ProviderAccountError as exc:
-        metrics.add_metric(name=c.METRIC_PROVIDER_ERRORS, unit="Count", value=1)
+        provider_error(exc.reason)
         logger.error("provider account error while polling", extra={"reason": exc.reason})
         return _fail(state, error_code(exc.reason, "PROVIDER_ACCOUNT_ERROR"),
                      f"the provider refused the API key or account: {exc.message}")
     except TaskFailed as exc:
         return _fail(state, "TASK_FAILED", f"the provider reports the task failed: {exc.message}")
     except ProviderError as exc:
+        provider_error(exc.reason)
         if not exc.retryable:
             return _fail(state, error_code(exc.reason, "PROVIDER_ERROR"), exc.message)
         poll["errors"] = int(poll.get("errors") or 0) + 1

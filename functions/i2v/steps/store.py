@@ -3,14 +3,14 @@ publish exactly one notification, release the in-flight slot, record the outcome
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from i2v import constants as c
 from i2v.clock import Clock, iso, system_clock
 from i2v.errors import JobError
 from i2v.notification import FAILED, SUCCEEDED, build_notification
-from i2v.observability import logger, metrics
+from i2v.observability import count_by, logger, metrics
 from i2v.workflow_state import POLL_SUCCEEDED, normalise_error
 
 
@@ -91,6 +91,7 @@ def _emit_metrics(notification: dict, state: dict) -> None:
         metrics.add_metric(name=c.METRIC_BYTES_STORED, unit="Bytes", value=notification["output"]["size_bytes"])
     else:
         metrics.add_metric(name=c.METRIC_FAILED, unit="Count", value=1)
+        count_by(c.METRIC_FAILED_BY_CODE, "error_code", notification["error"]["code"])
         logger.info("job failed", extra={"error_code": notification["error"]["code"],
                                          "stage": notification["error"]["stage"]})
     if timings.get("generation_seconds") is not None:

@@ -8,8 +8,8 @@ record the intent; submit once; start the workflow named after the job.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from i2v import constants as c
 from i2v.capacity import Capacity
@@ -18,7 +18,7 @@ from i2v.errors import AtCapacity, JobError
 from i2v.jobs import keys
 from i2v.jobs.build import identify, prepare
 from i2v.models import Job
-from i2v.observability import bind_job, logger, metrics
+from i2v.observability import bind_job, logger, metrics, provider_error
 from i2v.polling import DEFAULT_POLICY, scaled
 from i2v.provider.errors import (
     ProviderAccountError,
@@ -126,11 +126,11 @@ class Submitter:
             return self._defer(delivery, exc.retry_after, f"waiting for capacity: {exc.reason}",
                                attempt=delivery.attempt, deferrals=delivery.deferrals + 1)
         except ProviderRateLimited as exc:
-            metrics.add_metric(name=c.METRIC_PROVIDER_ERRORS, unit="Count", value=1)
+            provider_error(exc.reason)
             return self._defer(delivery, self._backoff(delivery.attempt), f"provider rate limit ({exc.reason})",
                                attempt=delivery.attempt + 1, deferrals=delivery.deferrals)
         except ProviderError as exc:  # retryable: 5xx or nothing sent
-            metrics.add_metric(name=c.METRIC_PROVIDER_ERRORS, unit="Count", value=1)
+            provider_error(exc.reason)
             if delivery.attempt >= self.s.submit_max_attempts:
                 return self._fail(job, delivery=delivery, error=_job_error("PROVIDER_UNAVAILABLE", f"the provider failed to create the "
                                                   f"task {delivery.attempt} times (last: {exc.reason}: {exc.message})",
@@ -169,14 +169,15 @@ class Submitter:
         try:
             task_id = self.d.client().submit(request)
         except SubmitReplyLost as exc:
-            metrics.add_metric(name=c.METRIC_PROVIDER_ERRORS, unit="Count", value=1)
+            provider_error(exc.reason)
             return {"error": _job_error("SUBMIT_OUTCOME_UNKNOWN", exc.message, "submit")}
         except ProviderAccountError as exc:
-            metrics.add_metric(name=c.METRIC_PROVIDER_ERRORS, unit="Count", value=1)
+            provider_error(exc.reason)
             logger.error("provider account error: operators must act", extra={"reason": exc.reason})
             self.d.capacity.release(job.job_id)
             return {"error": _job_error(error_code(exc.reason, "PROVIDER_ACCOUNT_ERROR"), exc.message, "submit")}
         except ProviderError as exc:
+            provider_error(exc.reason)
             self.d.jobs.clear_submit_started(job.job_id)  # the provider certainly created nothing
             self.d.capacity.release(job.job_id)
             if exc.retryable:
