@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import boto3
+from i2v.aws.jobs_table import JobsTable
 from i2v.aws.queue import message_attributes
 from i2v.jobs.keys import execution_name
 
@@ -56,16 +56,6 @@ class Target:
         return {o["OutputKey"]: o["OutputValue"] for o in reply["Stacks"][0].get("Outputs", [])}
 
 
-def _plain(value):
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
 class JobsSource:
     """Rows of the jobs table: live (a table) or a snapshot that `i2v local` wrote beside its outputs."""
 
@@ -83,20 +73,14 @@ class JobsSource:
             kwargs = {"endpoint_url": self.target.endpoint_url} if self.target.endpoint_url else {}
             if self.target.endpoint_url and not self.target.region:
                 kwargs["region_name"] = "us-east-1"
-            self._table = self.target.session().resource("dynamodb", **kwargs).Table(name)
+            self._table = JobsTable(name, self.target.session().resource("dynamodb", **kwargs).Table(name))
         return self._table
 
     def all(self) -> list[dict]:
         if self.snapshot:
             rows = json.loads(self.snapshot.read_text(encoding="utf-8"))
         else:
-            rows, kwargs = [], {}
-            while True:
-                reply = self.table.scan(**kwargs)
-                rows.extend(_plain(reply.get("Items", [])))
-                if "LastEvaluatedKey" not in reply:
-                    break
-                kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+            rows = self.table.scan()
         return sorted(rows, key=lambda r: r.get("uploaded_at") or "", reverse=True)
 
     def get(self, job_id: str) -> dict:
@@ -105,8 +89,8 @@ class JobsSource:
             if self.snapshot:
                 matches = [r for r in self.all() if r["job_id"] == job_id]
             else:
-                item = self.table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
-                matches = [_plain(item)] if item else []
+                item = self.table.get(job_id)
+                matches = [item] if item else []
         if not matches:
             raise OpsError(f"no job {job_id!r}; `i2v jobs list` shows the ids (a unique prefix is enough)")
         if len(matches) > 1:
@@ -126,7 +110,7 @@ def retry(target: Target, job_id: str) -> dict:
     if job.get("status") not in ("FAILED",):
         raise OpsError(f"job {job['job_id']} is {job.get('status')}; only FAILED jobs can be retried")
     redrive = int(job.get("redrive") or 0) + 1
-    source.table.update_item(
+    source.table.table.update_item(
         Key={"job_id": job["job_id"]},
         UpdateExpression="SET #s = :q, redrive = :r, updated_at = :t REMOVE submit_started_at, notified_at, #e",
         ConditionExpression="#s = :failed",

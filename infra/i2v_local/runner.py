@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from i2v import constants as c
+from i2v.aws.jobs_table import JobsTable
 from i2v.jobs.keys import classify_key
 
 from i2v_local.cloud import CloudConfig, LocalCloud
@@ -100,24 +101,22 @@ class LocalRun:
                on_notification: Callable[[dict], None] | None = None) -> None:
         """Update the views until every job has its notification (or the run's timeout)."""
         deadline = time.monotonic() + (self.options.timeout or self._default_timeout())
-        table = self.cloud.client("dynamodb")
-        jobs_table = self.cloud.tables["jobs"]
+        jobs = JobsTable(self.cloud.tables["jobs"])
         while any(v.notification is None for v in views.values()):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{sum(v.notification is None for v in views.values())} job(s) sent no "
                                    "notification before the run's timeout")
-            for item in _scan(table, jobs_table):
-                key = item.get("source", {}).get("M", {}).get("key", {}).get("S")
-                view = views.get(key)
+            for item in jobs.scan():
+                view = views.get((item.get("source") or {}).get("key"))
                 if view is None or view.notification is not None:
                     continue
-                status = item.get("status", {}).get("S", "QUEUED")
+                status = item.get("status", "QUEUED")
                 view.phase = PHASES.get(status, status.lower())
                 if status == "GENERATING" and "polls" not in item:
                     view.phase = "submitted"
-                view.task_id = item.get("task_id", {}).get("S", view.task_id)
-                progress = item.get("progress_percent", {}).get("N")
-                view.progress = float(progress) if progress is not None else view.progress
+                view.task_id = item.get("task_id", view.task_id)
+                if item.get("progress_percent") is not None:
+                    view.progress = float(item["progress_percent"])
             for message in self.cloud.drain_notifications(wait_seconds=0):
                 note = message["notification"]
                 view = views.get(note["source"]["key"])
@@ -160,23 +159,11 @@ class LocalRun:
 
     def export_jobs(self) -> Path:
         """Save the jobs table beside the outputs so `i2v jobs --local DIR` can read it later."""
-        from i2v.aws.jobs_table import JobsTable
-
         path = self.options.out_dir / ".i2v" / "jobs.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = JobsTable(self.cloud.tables["jobs"]).scan()
         path.write_text(json.dumps(rows, indent=1, default=str), encoding="utf-8")
         return path
-
-
-def _scan(client, table: str) -> list[dict]:
-    items, kwargs = [], {"TableName": table}
-    while True:
-        reply = client.scan(**kwargs)
-        items.extend(reply.get("Items", []))
-        if "LastEvaluatedKey" not in reply:
-            return items
-        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
 
 def _output_keys(note: dict, cfg: CloudConfig) -> tuple[str, str]:

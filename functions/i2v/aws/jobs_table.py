@@ -23,19 +23,21 @@ def _to_dynamo(value: Any) -> Any:
     return json.loads(json.dumps(value), parse_float=Decimal)
 
 
-def _from_dynamo(value: Any) -> Any:
+def from_dynamo(value: Any) -> Any:
+    """DynamoDB's Decimals back to plain ints and floats, recursively."""
     if isinstance(value, list):
-        return [_from_dynamo(v) for v in value]
+        return [from_dynamo(v) for v in value]
     if isinstance(value, dict):
-        return {k: _from_dynamo(v) for k, v in value.items()}
+        return {k: from_dynamo(v) for k, v in value.items()}
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
 
 
 class JobsTable:
-    def __init__(self, table_name: str) -> None:
-        self.table = resource("dynamodb").Table(table_name)
+    def __init__(self, table_name: str, table=None) -> None:
+        """``table``: a boto3 Table resource of one's own (another profile or endpoint), else the default."""
+        self.table = table if table is not None else resource("dynamodb").Table(table_name)
 
     def update(self, job_id: str, **fields: Any) -> None:
         """Set the given attributes (None values are skipped)."""
@@ -80,13 +82,13 @@ class JobsTable:
 
     def get(self, job_id: str) -> dict | None:
         item = self.table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
-        return _from_dynamo(item) if item else None
+        return from_dynamo(item) if item else None
 
     def scan(self, limit: int | None = None) -> list[dict]:
         items, kwargs = [], {}
         while True:
             reply = self.table.scan(**kwargs)
-            items.extend(_from_dynamo(i) for i in reply.get("Items", []))
+            items.extend(from_dynamo(i) for i in reply.get("Items", []))
             if "LastEvaluatedKey" not in reply or (limit and len(items) >= limit):
                 return items[:limit] if limit else items
             kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
