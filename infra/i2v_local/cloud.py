@@ -208,14 +208,18 @@ class LocalCloud:
 
     @staticmethod
     def _point_logs_at(stream) -> None:
+        from aws_lambda_powertools.metrics import base as single_metrics
         from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as emf
+
         from i2v.observability import logger
 
         for handler in logging.getLogger(logger.name).handlers:
             if isinstance(handler, logging.StreamHandler):
                 handler.setStream(stream)
-        # Powertools prints metrics (EMF) with print(); send them to the same place, not to stdout.
-        emf.print = functools.partial(print, file=stream, flush=True)
+        # Powertools prints metrics (EMF, and single metrics) with print(); send them to the same
+        # place as the logs, never to the command line's stdout.
+        for module in (emf, single_metrics):
+            module.print = functools.partial(print, file=stream, flush=True)
 
     @staticmethod
     def _reset_function_caches() -> None:
