@@ -46,7 +46,7 @@ class Pipeline:
         self.api_key = api_key
         self.notifications: list[dict] = []
 
-    def __enter__(self) -> "Pipeline":
+    def __enter__(self) -> Pipeline:
         import os
 
         from highway_sim.config import SimConfig

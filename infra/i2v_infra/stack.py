@@ -12,8 +12,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from i2v import constants as c
 
+from i2v import constants as c
 from i2v_infra.bundling import function_code
 from i2v_infra.config import AppConfig
 from i2v_infra.constructs.functions import SUBMIT, PipelineFunctions

@@ -12,8 +12,9 @@ from enum import Enum
 from pathlib import Path
 
 import typer
-from i2v import constants as c
 from rich.console import Console
+
+from i2v import constants as c
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Image-to-video pipeline: run it locally (embedded cloud + provider simulator) or "

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import boto3
 import requests
-from i2v import constants as c
 
+from i2v import constants as c
 from i2v_local.lambda_runner import InProcessLambdas
 
 REGION = "us-east-1"

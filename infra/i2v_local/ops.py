@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+
 from i2v.aws.jobs_table import JobsTable
 from i2v.aws.queue import message_attributes
 from i2v.jobs.keys import execution_name

@@ -14,7 +14,6 @@ from pathlib import Path
 from i2v import constants as c
 from i2v.aws.jobs_table import JobsTable
 from i2v.jobs.keys import classify_key
-
 from i2v_local.cloud import CloudConfig, LocalCloud
 from i2v_local.uploads import Upload
 

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 
 from highway_sim.config import SimConfig
 from highway_sim.server import SimulatorServer
-
 from i2v_local.cloud import CloudConfig, LocalCloud
 
 # Failure codes each injected fault may legitimately end in.

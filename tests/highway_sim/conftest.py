@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 import requests
+from PIL import Image
+
 from highway_sim.config import SimConfig
 from highway_sim.server import RESULT_PATH, SUBMIT_PATH, SimulatorServer
-from PIL import Image
 
 TERMINAL = ("TASK_STATUS_SUCCEED", "TASK_STATUS_FAILED")
 # fast, deterministic timings: 0.1 s queued, 0.3 s generating, no rate limit in the way

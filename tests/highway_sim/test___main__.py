@@ -4,9 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import highway_sim
 import pytest
 import requests
+
+import highway_sim
 from highway_sim.__main__ import build_parser, config_from_args
 from highway_sim.config import SimConfig
 

@@ -1,6 +1,7 @@
 import dataclasses
 
 import pytest
+
 from highway_sim.config import FAULT_KNOBS, SimConfig
 
 

@@ -2,6 +2,7 @@ import threading
 import time
 
 import pytest
+
 from highway_sim.rendering import RenderPool
 from highway_sim.video import RenderCancelled
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import av
 import pytest
 import requests
+
 from highway_sim.config import SimConfig
 from highway_sim.server import RESULT_PATH, SUBMIT_PATH, SimulatorServer
 from highway_sim.stats import FAULTS

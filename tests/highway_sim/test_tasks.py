@@ -1,4 +1,5 @@
 import pytest
+
 from highway_sim.config import SimConfig
 from highway_sim.dice import Dice
 from highway_sim.tasks import (

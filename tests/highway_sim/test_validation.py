@@ -2,6 +2,8 @@ import io
 import socket
 
 import pytest
+from PIL import Image
+
 from highway_sim.errors import ApiError
 from highway_sim.validation import (
     IMAGE_MAX_BYTES,
@@ -11,7 +13,6 @@ from highway_sim.validation import (
     image_identity,
     parse_submit,
 )
-from PIL import Image
 
 URL = "http://127.0.0.1:9/start.jpg"
 BASE = {"image_url": URL, "prompt": "a calm lake"}

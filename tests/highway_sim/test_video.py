@@ -4,8 +4,9 @@ import threading
 import av
 import numpy as np
 import pytest
-from highway_sim.video import RenderCancelled, output_format, output_size, render_mp4
 from PIL import Image
+
+from highway_sim.video import RenderCancelled, output_format, output_size, render_mp4
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)
 

@@ -67,6 +67,7 @@ class Synth:
 
 def synthesize(tmp_path_factory: pytest.TempPathFactory, name: str, **context: Any) -> Synth:
     from aws_cdk.assertions import Template
+
     from i2v_infra.app import build_app
 
     outdir = tmp_path_factory.mktemp(f"cdk-{name}")

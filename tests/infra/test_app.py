@@ -9,6 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+
 from i2v_infra.config import AppConfig
 
 pytestmark = pytest.mark.infra
@@ -60,6 +61,7 @@ def test_synth_validation_report_has_no_violations(any_synth):
 def test_an_unacknowledged_finding_fails_synth(tmp_path):
     """build_app registers AwsSolutionsChecks: an unencrypted, HTTP-allowing queue must stop synth."""
     from aws_cdk import aws_sqs as sqs
+
     from i2v_infra.app import build_app
 
     app, stack = build_app({"aws:cdk:bundling-stacks": []}, outdir=str(tmp_path))

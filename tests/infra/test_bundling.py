@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from i2v_infra import bundling
 from i2v_infra.bundling import FUNCTIONS_DIR, LocalPipBundler, install_command
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from i2v import constants as c
 from i2v_infra.config import MAX_DEADLINE_SECONDS, AppConfig, ConfigError
 

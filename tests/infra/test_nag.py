@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from i2v_infra.nag import _flatten
 
 pytestmark = pytest.mark.infra

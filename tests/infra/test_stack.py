@@ -6,6 +6,7 @@ import json
 from collections import defaultdict
 
 import pytest
+
 from i2v import constants as c
 
 pytestmark = pytest.mark.infra

@@ -20,10 +20,11 @@ from urllib.parse import quote
 import pytest
 import pytest_socket
 import requests
-from i2v.jobs.build import ObjectHead
 from PIL import Image
 from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.response import HTTPResponse
+
+from i2v.jobs.build import ObjectHead
 
 EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z: a round, readable start for the fake clock
 

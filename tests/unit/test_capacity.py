@@ -7,6 +7,7 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from i2v.capacity import Capacity, MemoryLeaseStore
 from i2v.errors import AtCapacity
 

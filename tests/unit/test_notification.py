@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from i2v.clock import parse_iso
 from i2v.notification import FAILED, SUCCEEDED, build_notification, build_timings, message_attributes
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from i2v.polling import DEFAULT_POLICY, GENERATION_PRIOR, PollingPolicy, scaled
 from i2v.provider.models import STATUS_PROCESSING, STATUS_QUEUED, STATUS_UNKNOWN
 

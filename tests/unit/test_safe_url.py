@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from i2v.safe_url import UnsafeUrl, UrlPolicy
 
 DNS = {

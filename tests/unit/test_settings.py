@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from i2v import constants as c
 from i2v.settings import Settings, SettingsError, load_settings
 

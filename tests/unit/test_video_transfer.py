@@ -6,10 +6,11 @@ import io
 
 import pytest
 import requests
+from urllib3.exceptions import ReadTimeoutError
+
 from i2v.errors import JobError, VideoTransferError
 from i2v.safe_url import UnsafeUrl, UrlPolicy
 from i2v.video_transfer import copy_video
-from urllib3.exceptions import ReadTimeoutError
 
 URL = "https://cdn.example.com/videos/t1.mp4?sig=abc"
 DNS = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from i2v.models import Job, Source
 from i2v.workflow_state import POLL_FAILED, POLL_WAITING, initial_state, normalise_error
 

@@ -17,6 +17,7 @@ from i2v.clock import Clock, iso, system_clock
 from i2v.errors import AtCapacity, JobError
 from i2v.jobs import keys
 from i2v.jobs.build import identify, prepare
+from i2v.jobs.params import stack_defaults
 from i2v.models import Job
 from i2v.observability import bind_job, logger, metrics, provider_error
 from i2v.polling import DEFAULT_POLICY, scaled
@@ -111,8 +112,6 @@ class Submitter:
         return self._submit(prepared, delivery)
 
     def _stack_defaults(self) -> dict:
-        from i2v.jobs.params import stack_defaults
-
         return stack_defaults(self.s.defaults)
 
     # -- submission ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+
 from i2v import constants as c
 
 # Provider reasons that no retry fixes and that need an operator (PROVIDER_API.md, "operators alerted").

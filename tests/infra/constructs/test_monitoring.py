@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from i2v import constants as c
 from i2v_infra.constructs.monitoring import ACCOUNT_ERROR_PATTERN, ACCOUNT_ERRORS_METRIC
 

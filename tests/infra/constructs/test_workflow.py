@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+
 from i2v_infra.constructs.workflow import ASL_PATH
 
 pytestmark = pytest.mark.infra

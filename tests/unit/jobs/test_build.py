@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from i2v import constants as c
 from i2v.errors import JobError
 from i2v.jobs import keys

@@ -7,9 +7,10 @@ import os
 import struct
 
 import pytest
+from PIL import Image
+
 from i2v.errors import InvalidImage
 from i2v.jobs.image_header import bytes_reader, inspect_image
-from PIL import Image
 
 
 class CountingReader:

@@ -8,6 +8,7 @@ from urllib.parse import quote_plus
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from i2v.jobs import keys
 
 UP, OUT = "uploads/", "outputs/"

@@ -8,6 +8,7 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from i2v import constants as c
 from i2v.errors import InvalidJobFile, InvalidParameters
 from i2v.jobs import params as p

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from i2v import constants as c
 from i2v.errors import InvalidImage, InvalidParameters
 from i2v.jobs.image_header import ImageInfo

@@ -7,6 +7,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from urllib3.connection import HTTPSConnection
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+
 from i2v.provider.client import RESULT_PATH, SUBMIT_PATH, HighwayClient
 from i2v.provider.errors import (
     ProviderAccountError,
@@ -19,15 +29,6 @@ from i2v.provider.errors import (
     TaskNotFound,
 )
 from i2v.provider.models import STATUS_PROCESSING, STATUS_SUCCEED, STATUS_UNKNOWN, SubmitRequest
-from urllib3.connection import HTTPSConnection
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    MaxRetryError,
-    NameResolutionError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-)
 
 BASE = "https://api.highway.test"
 API_KEY = "hw-live-SECRET-KEY-7f3a9c-DO-NOT-LEAK"

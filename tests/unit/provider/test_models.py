@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from i2v.provider.models import (
     STATUS_FAILED,
     STATUS_PROCESSING,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from i2v.clock import iso
 from i2v.models import Job, Source
 from i2v.provider.errors import (

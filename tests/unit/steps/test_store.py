@@ -8,6 +8,7 @@ import random
 from types import SimpleNamespace
 
 import pytest
+
 from i2v.capacity import Capacity, MemoryLeaseStore
 from i2v.clock import iso
 from i2v.errors import JobError, VideoTransferError

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from urllib.parse import quote_plus
 
 import pytest
+
 from i2v.capacity import Capacity, MemoryLeaseStore
 from i2v.clock import iso
 from i2v.jobs import keys
