@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 ASL_PATH = Path(__file__).resolve().parent.parent / "i2v_infra" / "workflow" / "pipeline.asl.json"
@@ -65,7 +65,7 @@ def walk(polls: int, outcome: str = "SUCCEEDED") -> Counter:
     raise RuntimeError("the ASL walk did not end; is there a loop the benchmark does not understand?")
 
 
-@lru_cache(maxsize=None)
+@cache
 def transitions(polls: int, outcome: str = "SUCCEEDED") -> int:
     return sum(walk(polls, outcome).values())
 

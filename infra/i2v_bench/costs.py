@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from i2v_infra.config import DEFAULT_LAMBDA_MEMORY_MB
-
 from i2v_bench import asl
+from i2v_infra.config import DEFAULT_LAMBDA_MEMORY_MB
 
 # --- published prices, us-east-1, recorded 2026-11-25 ---------------------------------------------
 LAMBDA_REQUEST_USD = 0.20 / 1_000_000  # per invocation
@@ -29,19 +28,21 @@ DDB_WRITE_REQUEST_UNIT_USD = 0.625 / 1_000_000  # on-demand write request unit (
 DDB_READ_REQUEST_UNIT_USD = 0.125 / 1_000_000  # on-demand read request unit (strongly consistent 4 KB)
 LOGS_INGEST_GB_USD = 0.50  # CloudWatch Logs standard ingestion, per GB
 
-# --- usage per job (assumptions; the per-request counts are those the throughput benchmark measures
-#     in the local pipeline, see results.json throughput.requests_per_upload) ---------------------------
+# --- usage per job ---------------------------------------------------------------------------------
+# Request counts are those the throughput benchmark measured per upload in the local pipeline (results.json
+# throughput.requests_per_upload): a burst of 100 uploads against the in-flight cap of 10, where each upload
+# is deferred ~6 times and re-validated on every try (a steady trickle makes fewer). Rounded up.
 LAMBDA_MEMORY_MB = dict(DEFAULT_LAMBDA_MEMORY_MB)  # the stack's defaults: submit 512, status 256, store 1024
-# Billed duration per invocation (warm), seconds: one provider call and a few AWS calls each.
+# Billed duration per invocation (warm), seconds: assumptions, one provider call and a few AWS calls each.
 LAMBDA_SECONDS = {"submit": 0.8, "status": 0.15, "store": 2.0}  # store: a ~15 MB video at ~10 MB/s + manifest
-SUBMIT_INVOCATIONS_PER_JOB = 1.0  # batches of up to 10 messages make this <= 1; 1 is the trickle case
-SQS_REQUESTS_PER_JOB = 3  # S3 event SendMessage, the event source's ReceiveMessage and DeleteMessage
+SUBMIT_INVOCATIONS_PER_JOB = 1.0  # measured 0.89 (batches of up to 10 messages, deferred ones come back)
+SQS_REQUESTS_PER_JOB = 9  # S3 event send 1 + deferral sends 5.8 + receives 1.3 + delete batches 0.9
 SNS_PUBLISHES_PER_JOB = 1  # one notification per job
-S3_PUTS_PER_JOB = 5  # video: CreateMultipartUpload + 2 x UploadPart (8 MiB) + Complete; manifest PutObject
-S3_GETS_PER_JOB = 6  # image HEAD + header/trailer ranged GETs, _defaults.json lookups, provider's image GET
-DDB_WRITES_PER_JOB = 14  # jobs table updates, in-flight slot + rate token, idempotency record, claim
-DDB_READS_PER_JOB = 16  # jobs GetItem (consistent) + capacity BatchGetItem (eventually consistent, 0.5 each)
-DDB_WRITES_PER_POLL = 1  # check_status records progress on the jobs item after every poll
+S3_PUTS_PER_JOB = 5  # a 5-25 MB video: CreateMultipartUpload + 2 x UploadPart (8 MiB) + Complete; manifest
+S3_GETS_PER_JOB = 49  # HeadObject 27.2 + GetObject 20.4 (image checks, _defaults.json lookups, per try) + provider
+DDB_WRITE_UNITS_PER_JOB = 45  # ~30 writes (UpdateItem/PutItem/DeleteItem) x ~1.5 WRU (jobs items are ~1.5 KB)
+DDB_READ_UNITS_PER_JOB = 173  # GetItem 6.8 + 166 slot/token items read by BatchGetItem (consistent, 1 RRU each)
+DDB_WRITE_UNITS_PER_POLL = 2  # check_status updates the ~1.5 KB jobs item after every poll
 LOG_BYTES = {"submit": 4000, "status": 900, "store": 3000}  # START/END/REPORT lines + our JSON lines + EMF
 
 
@@ -84,8 +85,8 @@ def job_cost(polls: float, transitions: float | None = None) -> JobCost:
         sqs_usd=SQS_REQUESTS_PER_JOB * SQS_STANDARD_REQUEST_USD,
         sns_usd=SNS_PUBLISHES_PER_JOB * SNS_PUBLISH_USD,
         s3_usd=S3_PUTS_PER_JOB * S3_PUT_REQUEST_USD + S3_GETS_PER_JOB * S3_GET_REQUEST_USD,
-        dynamodb_usd=(DDB_WRITES_PER_JOB + DDB_WRITES_PER_POLL * polls) * DDB_WRITE_REQUEST_UNIT_USD
-        + DDB_READS_PER_JOB * DDB_READ_REQUEST_UNIT_USD,
+        dynamodb_usd=(DDB_WRITE_UNITS_PER_JOB + DDB_WRITE_UNITS_PER_POLL * polls) * DDB_WRITE_REQUEST_UNIT_USD
+        + DDB_READ_UNITS_PER_JOB * DDB_READ_REQUEST_UNIT_USD,
         logs_usd=log_bytes / 1e9 * LOGS_INGEST_GB_USD,
     )
 
@@ -97,6 +98,7 @@ def assumptions() -> dict:
         "lambda_memory_mb": LAMBDA_MEMORY_MB, "lambda_billed_seconds": LAMBDA_SECONDS,
         "sqs_requests_per_job": SQS_REQUESTS_PER_JOB, "sns_publishes_per_job": SNS_PUBLISHES_PER_JOB,
         "s3_put_requests_per_job": S3_PUTS_PER_JOB, "s3_get_requests_per_job": S3_GETS_PER_JOB,
-        "dynamodb_writes_per_job": DDB_WRITES_PER_JOB, "dynamodb_writes_per_poll": DDB_WRITES_PER_POLL,
-        "dynamodb_reads_per_job": DDB_READS_PER_JOB, "free_tiers": "ignored",
+        "dynamodb_write_units_per_job": DDB_WRITE_UNITS_PER_JOB,
+        "dynamodb_write_units_per_poll": DDB_WRITE_UNITS_PER_POLL, "dynamodb_read_units_per_job": DDB_READ_UNITS_PER_JOB,
+        "log_bytes_per_invocation": LOG_BYTES, "free_tiers": "ignored",
     }

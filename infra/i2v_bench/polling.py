@@ -26,7 +26,6 @@ from i2v.polling import DEFAULT_POLICY, PollingPolicy, scaled
 from i2v.provider.models import parse_task_result
 from i2v.steps.check_status import StatusDeps, check_status
 from i2v.workflow_state import POLL_SUCCEEDED, POLL_WAITING
-
 from i2v_bench import asl, costs
 from i2v_bench.stats import mean, percentile
 
@@ -103,7 +102,7 @@ def make_jobs(count: int, seed: int = SEED) -> list[Job]:
 class FakeProvider:
     """Answers get_result for one job at the fake clock's time, shaped like the real reply."""
 
-    def __init__(self, job: Job, clock: "SimClock", seed: int) -> None:
+    def __init__(self, job: Job, clock: SimClock, seed: int) -> None:
         self.job, self.clock = job, clock
         self.rng = random.Random(seed * 1_000_003 + job.index)  # same draws for every strategy
 

@@ -69,7 +69,7 @@ class VideoServer:
     def video_url(self, size: int) -> str:
         return f"{self.url}/video/{size}.mp4"
 
-    def __enter__(self) -> "VideoServer":
+    def __enter__(self) -> VideoServer:
         self._thread.start()
         return self
 

@@ -1,0 +1,325 @@
+"""Turns benchmark results into results.json, the polling plot, the console table and README-performance.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+PLOT_NAME = "polling.png"
+COLORS = {"adaptive": "#1b7837", "adaptive-tuned": "#5aae61", "fixed-10s": "#762a83", "fixed-30s": "#2166ac",
+          "fixed-180s": "#b2182b"}
+
+
+# --- goals -------------------------------------------------------------------------------------
+def _row(rows: list[dict], **match) -> dict | None:
+    return next((r for r in rows if all(r.get(k) == v for k, v in match.items())), None)
+
+
+def goals(results: dict) -> list[dict]:
+    """Each goal of the issue: what was measured, and met / not met / not run."""
+    out = []
+    polling = results.get("polling") or []
+    ours, fixed30 = _row(polling, strategy="adaptive"), _row(polling, strategy="fixed-30s")
+    if ours and fixed30:
+        ratio = ours["lag_p95_s"] / fixed30["lag_p95_s"]
+        met = ratio <= 1 / 3 and ours["polls_per_job"] <= fixed30["polls_per_job"]
+        out.append({"goal": "polling: p95 lag <= 1/3 of fixed-30s, no more polls per job", "met": met,
+                    "why": "the p95 is set by the 10 s blind_step, the wait used whenever a poll carries no usable "
+                           "hint (30 % of polls, and every poll of the 10 % never-hinted jobs)",
+                    "measured": f"p95 {ours['lag_p95_s']:.1f} s vs {fixed30['lag_p95_s']:.1f} s (x{ratio:.3f}, "
+                                f"needs <= x0.333); polls {ours['polls_per_job']:.2f} vs {fixed30['polls_per_job']:.2f}"})
+        tuned = _row(polling, strategy="adaptive-tuned")
+        if tuned:
+            t_ratio = tuned["lag_p95_s"] / fixed30["lag_p95_s"]
+            out.append({"goal": "polling (proposed blind_step=8.0): same goal", "met":
+                        t_ratio <= 1 / 3 and tuned["polls_per_job"] <= fixed30["polls_per_job"],
+                        "measured": f"p95 {tuned['lag_p95_s']:.1f} s (x{t_ratio:.3f}); polls "
+                                    f"{tuned['polls_per_job']:.2f}", "proposal": True})
+    store = results.get("store") or []
+    sizes = sorted({r["size_mb"] for r in store})
+    if store:
+        big, mid = max(sizes), (50 if 50 in sizes else min(sizes))
+        s_big, s_mid = _row(store, size_mb=big, strategy="streaming"), _row(store, size_mb=mid, strategy="streaming")
+        if big >= 500 and s_big and s_mid:
+            flat = s_big["peak_mb"] <= 1.2 * s_mid["peak_mb"]
+            out.append({"goal": "store: flat peak memory whatever the size", "met": flat,
+                        "why": "bounded but not flat: s3transfer reads up to max_in_memory_upload_chunks=10 parts of "
+                               "8 MiB ahead of the uploads (its default), so memory grows to ~100 MB before it levels",
+                        "measured": f"streaming peak {s_mid['peak_mb']:.0f} MB at {mid} MB, {s_big['peak_mb']:.0f} MB "
+                                    f"at {big} MB (flat = at most +20 %)"})
+            if s_big.get("tuned_peak_mb") is not None and s_mid.get("tuned_peak_mb") is not None:
+                out.append({"goal": "store (proposed max_in_memory_upload_chunks=2): flat peak memory",
+                            "met": s_big["tuned_peak_mb"] <= 1.2 * s_mid["tuned_peak_mb"], "proposal": True,
+                            "measured": f"{s_mid['tuned_peak_mb']:.0f} MB at {mid} MB, {s_big['tuned_peak_mb']:.0f} MB "
+                                        f"at {big} MB"})
+        worst = min((_row(store, size_mb=s, strategy="streaming")["mb_per_s"]
+                     / _row(store, size_mb=s, strategy="read-all")["mb_per_s"], s) for s in sizes)
+        out.append({"goal": "store: throughput >= 80 % of read-all", "met": worst[0] >= 0.8,
+                    "measured": f"lowest streaming/read-all speed ratio x{worst[0]:.2f} (at {worst[1]} MB)"})
+    cold = results.get("cold_start") or []
+    if cold:
+        worst = max(cold, key=lambda r: r["ratio_to_boto3"])
+        out.append({"goal": "cold start: each handler import <= 1.5x a bare import boto3",
+                    "met": worst["ratio_to_boto3"] <= 1.5,
+                    "why": "Powertools' Tracer loads the X-Ray SDK and patches botocore/requests/httplib at import; "
+                           "submit also loads Powertools' batch utilities with every event data class",
+                    "measured": ", ".join(f"{r['handler'].rsplit('.', 1)[-1]} x{r['ratio_to_boto3']:.2f}" for r in cold)})
+        if all("ratio_without_xray_tracer" in r for r in cold):
+            out.append({"goal": "cold start (proposed: no X-Ray SDK Tracer): same goal", "proposal": True,
+                        "met": max(r["ratio_without_xray_tracer"] for r in cold) <= 1.5,
+                        "measured": ", ".join(f"{r['handler'].rsplit('.', 1)[-1]} x{r['ratio_without_xray_tracer']:.2f}"
+                                              for r in cold)})
+    return out
+
+
+# --- results.json ------------------------------------------------------------------------------
+def public(results: dict) -> dict:
+    """The results.json document: exactly polling, store, cold_start, throughput."""
+    polling = [{k: v for k, v in row.items() if not k.startswith("_")} for row in results.get("polling") or []]
+    return {"polling": polling, "store": results.get("store") or [], "cold_start": results.get("cold_start") or [],
+            "throughput": results.get("throughput") or {}}
+
+
+def write_json(results: dict, path: Path) -> None:
+    path.write_text(json.dumps(public(results), indent=2) + "\n", encoding="utf-8")
+
+
+# --- the plot ----------------------------------------------------------------------------------
+def plot_polling(rows: list[dict], path: Path) -> bool:
+    if not rows or not all("_lags" in r for r in rows):
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.35, 1]})
+    for row in rows:
+        lags = sorted(row["_lags"])
+        n = len(lags)
+        style = "--" if row["strategy"] == "adaptive-tuned" else "-"
+        left.plot(lags, [(i + 1) / n * 100 for i in range(n)], style, color=COLORS.get(row["strategy"]),
+                  label=f"{row['strategy']}  (p95 {row['lag_p95_s']:.1f} s)", linewidth=1.8)
+    left.set_xscale("symlog", linthresh=10)
+    left.set_xlim(0, 200)
+    left.set_xticks([0, 2, 5, 10, 20, 30, 60, 100, 180])
+    left.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    left.axhline(95, color="#999", linewidth=0.8, linestyle=":")
+    left.set_xlabel("detection lag: video ready -> workflow notices it (s)")
+    left.set_ylabel("jobs noticed within that lag (%)")
+    left.set_title("How soon a finished video is noticed")
+    left.legend(loc="lower right", fontsize=8)
+    left.grid(alpha=0.3)
+    for row in rows:
+        right.scatter(row["polls_per_job"], row["lag_p95_s"], s=70, color=COLORS.get(row["strategy"]), zorder=3)
+        below = row["strategy"] == "adaptive-tuned"
+        right.annotate(f"{row['strategy']}\n${row['usd_per_1000']:.2f} / 1000 videos",
+                       (row["polls_per_job"], row["lag_p95_s"]), textcoords="offset points",
+                       xytext=(7, -22 if below else 4), fontsize=8)
+    fixed30 = _row(rows, strategy="fixed-30s")
+    if fixed30:
+        right.axhline(fixed30["lag_p95_s"] / 3, color="#2166ac", linewidth=0.8, linestyle=":")
+        right.axvline(fixed30["polls_per_job"], color="#2166ac", linewidth=0.8, linestyle=":")
+        right.text(0.85, fixed30["lag_p95_s"] / 3 * 1.06, "goal: below 1/3 of fixed-30s's p95,\nleft of its polls",
+                   fontsize=7, color="#2166ac")
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel("polls per job (log)")
+    right.set_ylabel("p95 detection lag, s (log)")
+    right.set_title("Cost of noticing: polls vs p95 lag")
+    right.grid(alpha=0.3, which="both")
+    right.set_xlim(0.8, 60)
+    right.set_ylim(4, 400)
+    for axis in (right.xaxis, right.yaxis):
+        axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+# --- console table -----------------------------------------------------------------------------
+def _table(headers: list[str], rows: list[list]) -> str:
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    return "\n".join([line, "  ".join("-" * w for w in widths),
+                      *("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+                        for r in cells)])
+
+
+def console(results: dict) -> str:
+    parts = []
+    polling = results.get("polling") or []
+    fixed30 = _row(polling, strategy="fixed-30s")
+    if polling:
+        parts.append(f"POLLING (simulated, {polling[0].get('jobs', 0)} jobs per strategy, "
+                     "70/30 Standard/Professional)")
+        parts.append(_table(["strategy", "lag p50 s", "lag p95 s", "p95 / fixed-30s", "polls/job", "polls / fixed-30s",
+                             "transitions/job", "$ / 1000 videos"],
+                            [[r["strategy"], f"{r['lag_p50_s']:.1f}", f"{r['lag_p95_s']:.1f}",
+                              f"x{r['lag_p95_s'] / fixed30['lag_p95_s']:.2f}" if fixed30 else "-",
+                              f"{r['polls_per_job']:.2f}",
+                              f"x{r['polls_per_job'] / fixed30['polls_per_job']:.2f}" if fixed30 else "-",
+                              f"{r['transitions_per_job']:.1f}", f"{r['usd_per_1000']:.3f}"] for r in polling]))
+    store = results.get("store") or []
+    if store:
+        parts.append("\nSTORE COPY (client process only; moto S3 in another process)")
+        rows = []
+        for r in store:
+            base = _row(store, size_mb=r["size_mb"], strategy="read-all")
+            rows.append([f"{r['size_mb']} MB {r['strategy']}", f"{r['peak_mb']:.1f}",
+                         f"x{r['peak_mb'] / base['peak_mb']:.2f}" if base and base["peak_mb"] else "-",
+                         f"{r['mb_per_s']:.1f}", f"x{r['mb_per_s'] / base['mb_per_s']:.2f}" if base else "-",
+                         f"{r['tuned_peak_mb']:.1f} / {r['tuned_mb_per_s']:.1f}" if "tuned_peak_mb" in r else ""])
+        parts.append(_table(["case", "peak MB", "peak / read-all", "MB/s", "speed / read-all",
+                             "chunks=2: peak MB / MB/s"], rows))
+    cold = results.get("cold_start") or []
+    if cold:
+        parts.append("\nCOLD START (median import time in a fresh interpreter, Lambda environment)")
+        parts.append(_table(["handler", "import ms", "boto3 ms", "ratio", "ratio (CPU time)", "no X-Ray Tracer",
+                             "as bundled ms", "ratio as bundled"],
+                            [[r["handler"], f"{r['import_ms']:.0f}", f"{r['boto3_ms']:.0f}",
+                              f"x{r['ratio_to_boto3']:.2f}", f"x{r['ratio_cpu_time']:.2f}",
+                              f"x{r['ratio_without_xray_tracer']:.2f}", f"{r['import_ms_as_bundled']:.0f}",
+                              f"x{r['ratio_as_bundled']:.2f}"] for r in cold]))
+    t = results.get("throughput") or {}
+    if t:
+        parts.append(f"\nTHROUGHPUT ({t['uploads']} uploads at simulator speed {t['speed']:g}x, in-flight cap "
+                     f"{t['max_in_flight']})")
+        parts.append(_table(["uploads/min", "latency p50 s", "latency p95 s", "p50 provider-s", "p95 provider-s",
+                             "submit->notified p50 s"],
+                            [[f"{t['per_minute']:.1f}", f"{t['latency_p50_s']:.1f}", f"{t['latency_p95_s']:.1f}",
+                              f"{t['latency_p50_provider_s']:.0f}", f"{t['latency_p95_provider_s']:.0f}",
+                              f"{t['submit_to_notification_p50_s']:.1f}"]]))
+    checks = goals(results)
+    if checks:
+        parts.append("\nGOALS")
+        for g in checks:
+            parts.append(f"  [{'met' if g['met'] else 'NOT met'}] {g['goal']}: {g['measured']}")
+            if not g["met"] and g.get("why"):
+                parts.append(f"      why: {g['why']}")
+    return "\n".join(parts)
+
+
+# --- README-performance.md ---------------------------------------------------------------------
+def _md_table(headers: list[str], rows: list[list]) -> str:
+    return "\n".join(["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|",
+                      *("| " + " | ".join(str(c) for c in r) + " |" for r in rows)])
+
+
+def markdown(results: dict, context: dict) -> str:
+    lines = ["## Performance", "",
+             f"Measured by `make bench` (`python -m i2v_bench`) on {context.get('machine', 'this machine')}, "
+             f"{context.get('date', '')}; it took {context.get('wall', '?')}. Raw figures: "
+             "`bench-results/results.json`.", ""]
+    polling = results.get("polling") or []
+    fixed30 = _row(polling, strategy="fixed-30s")
+    if polling:
+        meta = context.get("polling_meta") or {}
+        lines += ["### Polling: how soon a finished video is noticed, and what it costs", "",
+                  f"{polling[0].get('jobs', '?')} simulated jobs per strategy (seed {polling[0].get('seed')}, "
+                  "70 % Standard 60-180 s, 30 % Professional 300-420 s, 2-15 s queued first), each driven through the "
+                  "real status step (`check_status` -> `DEFAULT_POLICY.next_wait`) in simulated time. Hints as the "
+                  "service gives them: 10 % of jobs never hinted, 70 % of the other polls carry `eta` and "
+                  "`progress_percent`, eta off by up to +-30 %, and 6 % of jobs with a badly wrong eta (0.2-0.5x or "
+                  "2-4x). Every strategy runs the same ASL, so a poll costs "
+                  f"{(meta.get('asl_cycle') or {}).get('per_poll_count', 3)} state transitions (WaitBeforePolling, "
+                  "CheckTaskStatus, IsVideoReady) and a job "
+                  f"{(meta.get('asl_cycle') or {}).get('per_job_count', 3)} more (WasJobAccepted, StoreVideo, "
+                  "VideoDelivered). Cost: AWS only (Lambda arm64 at 512/256/1024 MB, Step Functions Standard, SQS, "
+                  "SNS, S3 requests, DynamoDB on-demand, CloudWatch Logs) at us-east-1 list prices recorded "
+                  "2026-11-25 (`infra/i2v_bench/costs.py`); the provider's $0.13-0.95 a video is extra.", "",
+                  _md_table(["strategy", "lag p50 (s)", "lag p95 (s)", "p95 vs fixed-30s", "polls / job",
+                             "transitions / job", "AWS $ / 1000 videos"],
+                            [[f"**{r['strategy']}**" if r["strategy"] == "adaptive" else r["strategy"],
+                              f"{r['lag_p50_s']:.1f}", f"{r['lag_p95_s']:.1f}",
+                              f"x{r['lag_p95_s'] / fixed30['lag_p95_s']:.2f}" if fixed30 else "",
+                              f"{r['polls_per_job']:.2f}", f"{r['transitions_per_job']:.1f}",
+                              f"{r['usd_per_1000']:.2f}"] for r in polling]), "",
+                  "**adaptive** is the production `DEFAULT_POLICY`; adaptive-tuned is the same policy with "
+                  "`blind_step=8.0` instead of 10.0, a measured proposal. Per-job AWS request counts (S3, SQS, "
+                  "DynamoDB) are those the throughput run below measured in the local pipeline.", "",
+                  "![polling](bench-results/polling.png)", ""]
+        ours = _row(polling, strategy="adaptive")
+        if ours and fixed30:
+            lines += [f"What it means for you: with the adaptive policy half of the videos are noticed within "
+                      f"{ours['lag_p50_s']:.0f} s of being ready and 95 % within {ours['lag_p95_s']:.0f} s, against "
+                      f"{fixed30['lag_p50_s']:.0f} s and {fixed30['lag_p95_s']:.0f} s with a fixed 30 s timer, while "
+                      f"asking the provider {ours['polls_per_job']:.1f} times per video instead of "
+                      f"{fixed30['polls_per_job']:.1f}; the AWS bill per 1,000 videos is "
+                      f"${ours['usd_per_1000']:.2f}, mostly Step Functions transitions.", ""]
+    store = results.get("store") or []
+    if store:
+        lines += ["### Store: memory and speed of copying the video into S3", "",
+                  "One fresh process per case copies a video from a local HTTP server into S3 (moto, in another "
+                  "process, so only the copier's memory counts). peak = highest resident memory during the copy "
+                  "minus the process's resident memory just before it (sampled every 5 ms, plus `ru_maxrss`). "
+                  "MB = 10^6 bytes.", "",
+                  _md_table(["video", "strategy", "peak memory (MB)", "speed (MB/s)", "peak vs read-all",
+                             "speed vs read-all"],
+                            [[f"{r['size_mb']} MB", r["strategy"], f"{r['peak_mb']:.0f}", f"{r['mb_per_s']:.0f}",
+                              f"x{r['peak_mb'] / _row(store, size_mb=r['size_mb'], strategy='read-all')['peak_mb']:.2f}",
+                              f"x{r['mb_per_s'] / _row(store, size_mb=r['size_mb'], strategy='read-all')['mb_per_s']:.2f}"]
+                             for r in store]), ""]
+        tuned = [r for r in store if "tuned_peak_mb" in r]
+        if tuned:
+            lines += ["Measured alternative (not production): the same streaming copy with s3transfer's "
+                      "`max_in_memory_upload_chunks` lowered from its default 10 to 2: " + "; ".join(
+                          f"{r['size_mb']} MB: peak {r['tuned_peak_mb']:.0f} MB at {r['tuned_mb_per_s']:.0f} MB/s"
+                          for r in tuned) + ".", ""]
+        big = max(r["size_mb"] for r in store)
+        s_big, r_big = _row(store, size_mb=big, strategy="streaming"), _row(store, size_mb=big, strategy="read-all")
+        lines += [f"What it means for you: a {big} MB video costs the store function about {s_big['peak_mb']:.0f} MB of "
+                  f"memory instead of {r_big['peak_mb']:.0f} MB, at {s_big['mb_per_s'] / r_big['mb_per_s']:.1f}x the "
+                  "speed, so the 1024 MB store function copies any video up to the 512 MiB cap without running out "
+                  "of memory.", ""]
+    cold = results.get("cold_start") or []
+    if cold:
+        lines += ["### Cold start: import time of each handler", "",
+                  f"Median of {cold[0].get('runs', '?')} fresh interpreters each, interleaved, Lambda environment "
+                  "variables set (Powertools Tracer on, as in AWS). \"import\" and \"ratio\": every module "
+                  "precompiled (bytecode), the headline figure; "
+                  "\"as bundled\": only the standard library and the runtime's boto3/botocore/s3transfer have .pyc, "
+                  "as in the deployed function, whose bundle is installed with `pip --no-compile` onto a read-only "
+                  "/var/task. \"without X-Ray Tracer\": the same import with Powertools' Tracer replaced by a "
+                  "no-op (a measured what-if, not the production code).", "",
+                  _md_table(["handler", "import (ms)", "bare boto3 (ms)", "ratio", "ratio without X-Ray Tracer",
+                             "as bundled (ms)", "ratio as bundled", "largest extra imports (ms, -X importtime)"],
+                            [[f"`{r['handler']}`", f"{r['import_ms']:.0f}", f"{r['boto3_ms']:.0f}",
+                              f"x{r['ratio_to_boto3']:.2f}", f"x{r['ratio_without_xray_tracer']:.2f}",
+                              f"{r['import_ms_as_bundled']:.0f}", f"x{r['ratio_as_bundled']:.2f}",
+                              ", ".join(f"{k} {v:.0f}" for k, v in list(r["extra_imports"]["by_package_ms"].items())[:5])]
+                             for r in cold]), ""]
+        worst = max(cold, key=lambda r: r["import_ms"])
+        lines += [f"What it means for you: a new Lambda environment spends about "
+                  f"{worst['import_ms'] - worst['boto3_ms']:.0f} ms more than boto3 alone importing our code with "
+                  f"bytecode, and {worst['import_ms_as_bundled'] - worst['boto3_ms']:.0f} ms more as bundled today; "
+                  "warm invocations pay nothing.", ""]
+    t = results.get("throughput") or {}
+    if t:
+        lines += ["### Throughput: the whole local pipeline", "",
+                  f"{t['uploads']} uploads at once (70/30 Standard/Professional) through the local cloud and the "
+                  f"provider simulator at {t['speed']:g}x speed, in-flight cap {t['max_in_flight']}, no faults. "
+                  "Latency = `timings.total_seconds` of each notification (upload to notification), also in "
+                  "provider-equivalent seconds (x speed).", "",
+                  _md_table(["uploads", "uploads / min", "latency p50 (s)", "latency p95 (s)",
+                             "p50 provider-equivalent (s)", "p95 provider-equivalent (s)",
+                             "submit -> notification p50 / p95 (s)", "peak in flight"],
+                            [[t["uploads"], f"{t['per_minute']:.1f}", f"{t['latency_p50_s']:.1f}",
+                              f"{t['latency_p95_s']:.1f}", f"{t['latency_p50_provider_s']:.0f}",
+                              f"{t['latency_p95_provider_s']:.0f}",
+                              f"{t['submit_to_notification_p50_s']:.1f} / {t['submit_to_notification_p95_s']:.1f}",
+                              t["peak_in_flight"]]]), "",
+                  f"What it means for you: a burst of {t['uploads']} images drains at about "
+                  f"{t['per_minute_provider_equivalent']:.1f} videos a minute in real-provider time (the "
+                  f"{t['max_in_flight']} in-flight slots are the limit, as intended); most of each image's wait is "
+                  "its turn in the queue, not the pipeline.", ""]
+    checks = goals(results)
+    if checks:
+        lines += ["### Goals", ""]
+        lines += [f"- {'met' if g['met'] else '**not met**'}: {g['goal']}. Measured: {g['measured']}."
+                  + (f" Why: {g['why']}." if not g["met"] and g.get("why") else "") for g in checks]
+        lines.append("")
+    return "\n".join(lines)
+
