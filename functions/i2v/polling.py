@@ -22,7 +22,7 @@ class PollingPolicy:
     first_poll_fraction: float = 0.9  # first look at 90 % of the shortest usual generation time
     hint_fraction: float = 0.85  # trust a hint's remaining time this much (hints can be wrong)
     close_range: float = 12.0  # below this estimated remaining time, wait it out exactly
-    blind_step: float = 10.0  # no hint and inside the usual window: a short steady step
+    blind_step: float = 8.0  # no hint and inside the usual window: a short steady step (see make bench)
     late_step: float = 15.0  # past the usual window without hints
 
     def first_wait(self, mode: str) -> float:

@@ -11,9 +11,11 @@ from botocore.exceptions import ClientError
 from i2v.aws.clients import client
 from i2v.jobs.build import ObjectHead
 
-# Bounded memory while streaming a video: parts of 8 MiB, two in flight.
+# Flat memory while streaming a video whatever its size: parts of 8 MiB, two in flight, and at most
+# two parts buffered (s3transfer's default of 10 let the peak grow with the size; see make bench).
 STREAM_TRANSFER = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024,
                                  max_concurrency=2, max_io_queue=2, use_threads=True)
+STREAM_TRANSFER.max_in_memory_upload_chunks = 2
 
 
 def _missing(exc: ClientError) -> bool:
