@@ -5,8 +5,6 @@ The handlers map these to replies once; logic raises them and never formats repl
 
 from __future__ import annotations
 
-STAGES = ("validate", "submit", "poll", "store")
-
 
 class JobError(Exception):
     """A job cannot go on. ``code`` is UPPER_SNAKE and lands in the notification."""

@@ -68,7 +68,6 @@ class InProcessLambdas:
         self.timeouts: dict[str, float] = {}
         self.invocations: dict[str, int] = {}
         self.errors: list[tuple[str, str]] = []
-        self.hooks: dict[str, Callable[[dict], None]] = {}  # fault injection: run before the handler
         self._lock = threading.Lock()
 
     def register(self, function_name: str, handler: str, timeout: float) -> None:

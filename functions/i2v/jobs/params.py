@@ -125,6 +125,3 @@ def canonical_request(params: JobParams) -> dict:
         "end_image_key": params.end_image,
     }
 
-
-def as_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from i2v import constants as c
 from i2v.capacity import Capacity
 from i2v.clock import Clock, iso, system_clock
-from i2v.errors import AtCapacity, JobError
+from i2v.errors import AtCapacity, JobError, SubmitOutcomeUnknown
 from i2v.jobs import keys
 from i2v.jobs.build import identify, prepare
 from i2v.jobs.params import stack_defaults
@@ -161,15 +161,15 @@ class Submitter:
         self.d.capacity.acquire(job.job_id, lease_seconds=deadline_seconds + 300 / self.s.time_scale)
         now = self.d.clock()
         if not self.d.jobs.mark_submit_started(job.job_id, iso(now)):
-            return {"error": _job_error("SUBMIT_OUTCOME_UNKNOWN", "an earlier attempt sent this job to the provider "
-                                        "but did not record the reply; not resubmitting to avoid paying twice "
-                                        "(redrive it on purpose with `i2v jobs retry`)", "submit")}
+            return {"error": SubmitOutcomeUnknown(
+                "an earlier attempt sent this job to the provider but did not record the reply; not resubmitting "
+                "to avoid paying twice (redrive it on purpose with `i2v jobs retry`)").to_dict()}
         request = self._request(job)
         try:
             task_id = self.d.client().submit(request)
         except SubmitReplyLost as exc:
             provider_error(exc.reason)
-            return {"error": _job_error("SUBMIT_OUTCOME_UNKNOWN", exc.message, "submit")}
+            return {"error": SubmitOutcomeUnknown(exc.message).to_dict()}
         except ProviderAccountError as exc:
             provider_error(exc.reason)
             logger.error("provider account error: operators must act", extra={"reason": exc.reason})
