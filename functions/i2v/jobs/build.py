@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from i2v.errors import InvalidImage, InvalidJobFile, InvalidParameters, JobError, MissingImage
+from i2v.errors import InvalidJobFile, InvalidParameters, JobError, MissingImage
 from i2v.jobs import keys
 from i2v.jobs.image_header import ImageInfo, inspect_image
 from i2v.jobs.params import (
@@ -149,8 +149,3 @@ def prepare(job: Job, store: ObjectStore, uploads_prefix: str, stack_defaults: d
     if params.end_image:
         end_image = _inspect(store, params.end_image, "end image", missing=EndImageMissing)
     return PreparedJob(job=job, params=params, image=image, end_image=end_image)
-
-
-
-
-__all__ = ["ObjectHead", "ObjectStore", "PreparedJob", "identify", "prepare", "InvalidImage"]
