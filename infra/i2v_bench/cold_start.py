@@ -13,8 +13,9 @@ Two bytecode situations, both measured in the same run (a private PYTHONPYCACHEP
   Powertools, aws-xray-sdk, wrapt, requests, urllib3, jmespath, ... and the i2v package) is compiled
   from source on every cold start, because /var/task is read-only.
 
-A third probe measures a possible production change: each handler imported with Powertools' Tracer
-replaced by a no-op (no X-Ray SDK), with bytecode, against the same boto3 runs.
+A third probe is a what-if, not a change to make: each handler imported with Powertools' Tracer
+replaced by a no-op (no X-Ray SDK), with bytecode, against the same boto3 runs. It shows what the
+Tracer costs at import; the Tracer itself is a required building block of the project and stays.
 """
 
 from __future__ import annotations

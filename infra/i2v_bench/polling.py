@@ -42,10 +42,6 @@ BADLY_LOW, BADLY_HIGH = (0.2, 0.5), (2.0, 4.0)
 DEADLINES = {"Standard": 900.0, "Professional": 1800.0}  # the stack's defaults (constants.py)
 EPOCH = 1_800_000_000.0  # simulated submission instant (whole seconds keep ISO round trips exact)
 
-# A one-parameter change of the production policy, measured as an extra row (see the README).
-TUNED_POLICY = dataclasses.replace(DEFAULT_POLICY, blind_step=8.0)
-
-
 @dataclass(frozen=True)
 class Job:
     index: int
@@ -74,10 +70,9 @@ class FixedInterval:
         return self.seconds
 
 
-def strategies(include_tuned: bool = True) -> list[tuple[str, object, str]]:
-    rows = [("adaptive", DEFAULT_POLICY, "production DEFAULT_POLICY (functions/i2v/polling.py)")]
-    if include_tuned:
-        rows.append(("adaptive-tuned", TUNED_POLICY, "proposal: DEFAULT_POLICY with blind_step=8.0 (was 10.0)"))
+def strategies() -> list[tuple[str, object, str]]:
+    rows: list[tuple[str, object, str]] = [
+        ("adaptive", DEFAULT_POLICY, "production DEFAULT_POLICY (functions/i2v/polling.py)")]
     rows += [(f"fixed-{n}s", FixedInterval(float(n)), f"Wait {n} s between polls") for n in (10, 30, 180)]
     return rows
 

@@ -5,17 +5,14 @@ For every (size, strategy) a fresh Python process copies one video from a local 
 another process (`python -m moto.server`; moto keeps objects, so it must not share the copier's RSS):
 
 - streaming: the production path, `i2v.video_transfer.copy_video` + `S3Bucket.upload_stream`
-  (8 MiB multipart parts, two in flight) with the local URL policy ("loopback-http");
+  (`STREAM_TRANSFER`: 8 MiB multipart parts, two in flight, at most two buffered in memory) with the
+  local URL policy ("loopback-http");
 - read-all: the usual first version, `requests.get(url).content` then one `put_object`.
 
 The copier measures its own resident set: after imports, client creation and a 1 MB warm-up copy by
 the same path, the current RSS is the baseline; a thread samples /proc/self/statm every 5 ms during the
 copy and `ru_maxrss` (the kernel's high-water mark, which also sees what happens between samples) is read
 at the end. peak_mb = highest RSS during the copy - baseline. MB = 10^6 bytes throughout.
-
-One more streaming copy per size measures a possible production change (extra keys tuned_* in the
-streaming rows): the same code with s3transfer's `max_in_memory_upload_chunks` set to 2 instead of its
-default 10 (the transfer manager otherwise reads up to 10 x 8 MiB parts ahead of the uploads).
 """
 
 from __future__ import annotations
@@ -42,8 +39,6 @@ REPEATS = {5: 3, 50: 3, 500: 1}
 BUCKET = "i2v-bench"
 WARMUP_BYTES = 1 * MB
 PAGE = os.sysconf("SC_PAGE_SIZE")
-TUNED_CHUNKS_ENV = "BENCH_STREAM_IN_MEMORY_CHUNKS"
-TUNED_CHUNKS = 2  # the measured alternative to s3transfer's default of 10 parts held in memory
 
 
 # --- the copier (runs in a fresh process) ------------------------------------------------------
@@ -77,15 +72,6 @@ def _copier(strategy: str, server_url: str):
     from i2v.safe_url import UrlPolicy
     from i2v.video_transfer import copy_video
 
-    chunks = os.environ.get(TUNED_CHUNKS_ENV)
-    if chunks:  # the measured alternative: fewer 8 MiB parts held in memory by s3transfer (default 10)
-        import copy as copy_module
-
-        from i2v.aws import s3 as s3_module
-
-        tuned = copy_module.copy(s3_module.STREAM_TRANSFER)
-        tuned.max_in_memory_upload_chunks = int(chunks)
-        s3_module.STREAM_TRANSFER = tuned
     bucket = S3Bucket(BUCKET)
     session = requests.Session()
     policy = UrlPolicy(c.URL_POLICY_LOOPBACK_HTTP, server_url)
@@ -165,13 +151,10 @@ def moto_server():
             process.wait()
 
 
-def _run_child(strategy: str, server_url: str, size: int, key: str, endpoint: str, chunks: int | None = None) -> dict:
+def _run_child(strategy: str, server_url: str, size: int, key: str, endpoint: str) -> dict:
     command = [sys.executable, "-m", "i2v_bench.store_memory", "--child", strategy, server_url, str(size), key]
-    env = _aws_env(endpoint)
-    env.pop(TUNED_CHUNKS_ENV, None)
-    if chunks:
-        env[TUNED_CHUNKS_ENV] = str(chunks)
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, env=_aws_env(endpoint), timeout=600,
+                          check=False)
     if done.returncode != 0:
         raise RuntimeError(f"store copier {strategy} {size} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -202,13 +185,6 @@ def run(quick: bool = False, progress=print) -> dict:
                     samples[strategy].append(result)
                     progress(f"  store {size_mb:>4} MB {strategy:<9} peak +{result['peak_delta'] / MB:7.1f} MB"
                              f"  {size / MB / result['seconds']:6.1f} MB/s")
-            key = f"outputs/bench/streaming-tuned-{size_mb}mb.mp4"
-            tuned = _run_child("streaming", server.url, size, key, endpoint, chunks=TUNED_CHUNKS)
-            if tuned["bytes"] != size or s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] != size:
-                raise RuntimeError(f"the tuned streaming copy of {size_mb} MB is incomplete")
-            s3.delete_object(Bucket=BUCKET, Key=key)
-            progress(f"  store {size_mb:>4} MB streaming, max_in_memory_upload_chunks={TUNED_CHUNKS}: peak "
-                     f"+{tuned['peak_delta'] / MB:7.1f} MB  {size / MB / tuned['seconds']:6.1f} MB/s")
             for strategy in STRATEGIES:
                 runs = samples[strategy]
                 rows.append({
@@ -218,11 +194,6 @@ def run(quick: bool = False, progress=print) -> dict:
                     "runs": len(runs),
                     "baseline_rss_mb": round(median([r["baseline_rss"] for r in runs]) / MB, 1),
                 })
-                if strategy == "streaming":
-                    rows[-1].update({"tuned_peak_mb": round(tuned["peak_delta"] / MB, 1),
-                                     "tuned_mb_per_s": round(size / MB / tuned["seconds"], 1),
-                                     "tuned_note": f"measured alternative, not production: STREAM_TRANSFER with "
-                                                   f"max_in_memory_upload_chunks={TUNED_CHUNKS} (s3transfer default 10)"})
     return {"rows": rows, "meta": {"mb": "10^6 bytes", "repeats": {str(k): v for k, v in REPEATS.items()},
                                    "s3": "moto server in a separate process on 127.0.0.1",
                                    "video_server": "127.0.0.1, generated body (ftyp + mdat + filler)"}}
