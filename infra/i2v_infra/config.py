@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,13 +203,18 @@ def _object(get: Callable[[str], Any], knob: str) -> dict[str, Any] | None:
     return raw
 
 
+def _known_object(get: Callable[[str], Any], knob: str, allowed: Iterable[str]) -> dict:
+    """An object knob whose keys must all be known; the error names the unknown ones."""
+    given = _object(get, knob) or {}
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ConfigError(f"context knob {knob!r} has unknown keys {unknown}; allowed: {sorted(allowed)}")
+    return given
+
+
 def _job_defaults(get: Callable[[str], Any]) -> dict[str, Any]:
     knob = "defaults"
-    given = _object(get, knob) or {}
-    unknown = sorted(set(given) - set(DEFAULT_JOB_DEFAULTS))
-    if unknown:
-        raise ConfigError(f"context knob {knob!r} has unknown keys {unknown}; "
-                          f"allowed: {sorted(DEFAULT_JOB_DEFAULTS)}")
+    given = _known_object(get, knob, DEFAULT_JOB_DEFAULTS)
     merged = {**DEFAULT_JOB_DEFAULTS, **given}
     prompt, negative = merged["prompt"], merged["negative_prompt"]
     if not isinstance(prompt, str) or not 1 <= len(prompt) <= c.PROMPT_MAX:
@@ -256,11 +261,7 @@ def _provider_url(get: Callable[[str], Any]) -> str:
 
 def _memory(get: Callable[[str], Any]) -> dict[str, int]:
     knob = "lambdaMemoryMb"
-    given = _object(get, knob) or {}
-    unknown = sorted(set(given) - set(DEFAULT_LAMBDA_MEMORY_MB))
-    if unknown:
-        raise ConfigError(f"context knob {knob!r} has unknown keys {unknown}; "
-                          f"allowed: {sorted(DEFAULT_LAMBDA_MEMORY_MB)}")
+    given = _known_object(get, knob, DEFAULT_LAMBDA_MEMORY_MB)
     merged = dict(DEFAULT_LAMBDA_MEMORY_MB)
     for name, raw in given.items():
         merged[name] = _int(lambda _k, raw=raw: raw, f"{knob}.{name}", DEFAULT_LAMBDA_MEMORY_MB[name], 128, 10240)
