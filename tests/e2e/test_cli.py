@@ -85,3 +85,44 @@ def test_demo_ends_with_video_notification_and_page(tmp_path):
     page = (tmp_path / "demo" / "index.html").read_text()
     assert "<video" in page and "sample.mp4" in page
     assert "index.html" in result.stderr
+
+
+def test_up_serves_a_local_cloud_until_stopped(tmp_path):
+    import signal
+    import socket
+    import time
+
+    import boto3
+
+    from support import image_bytes
+
+    with socket.socket() as probe:  # a free port for the local cloud
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ}
+    env.pop("HIGHWAY_API_BASE_URL", None)
+    proc = subprocess.Popen([str(I2V), "up", "--port", str(port), "--speed", "40"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+        end = time.monotonic() + 60
+        while True:
+            try:
+                s3.put_object(Bucket="i2v-local", Key="uploads/up.png", Body=image_bytes())
+                break
+            except Exception:
+                assert time.monotonic() < end and proc.poll() is None, "i2v up did not come up"
+                time.sleep(0.5)
+        rows = []
+        while time.monotonic() < end and not any(r.get("status") == "SUCCEEDED" for r in rows):
+            listed = run_cli(["jobs", "list", "--endpoint-url", endpoint, "--json"], cwd=tmp_path,
+                             env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"})
+            rows = [json.loads(line) for line in listed.stdout.splitlines()]
+            time.sleep(1)
+        assert [r["status"] for r in rows] == ["SUCCEEDED"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "stopped" in err
