@@ -98,8 +98,9 @@ def _load_defaults(store: ObjectStore, key: str, uploads_prefix: str) -> dict:
 
 
 def _inspect(store: ObjectStore, key: str, what: str, version_id: str | None = None,
-             missing: type[JobError] = MissingImage) -> ImageInfo:
-    head = store.head(key, version_id)
+             missing: type[JobError] = MissingImage, head: ObjectHead | None = None) -> ImageInfo:
+    """Identify and check an image; ``head`` saves a second HEAD when the caller already has it."""
+    head = head or store.head(key, version_id)
     if head is None:
         raise missing(f"the {what} {key} does not exist in the bucket; expected a JPEG or PNG object at that key")
     info = inspect_image(lambda start, end: store.read_range(key, start, end, version_id), head.size)
@@ -114,6 +115,7 @@ def prepare(job: Job, store: ObjectStore, uploads_prefix: str, stack_defaults: d
     On error ``job.request`` holds what was gathered so far, for the failure notification.
     """
     src = job.source
+    source_head = None
     if job.kind == keys.KIND_JOB_FILE:
         raw = store.read_all(src.key, 64 * 1024 + 1, src.version_id)
         doc = parse_json_object(raw, f"job file {src.key}", allowed=JOB_FILE_KEYS)
@@ -127,10 +129,10 @@ def prepare(job: Job, store: ObjectStore, uploads_prefix: str, stack_defaults: d
         own = doc
     else:
         if metadata is None:
-            head = store.head(src.key, src.version_id)
-            if head is None:
+            source_head = store.head(src.key, src.version_id)
+            if source_head is None:
                 raise MissingImage(f"the image {src.key} no longer exists; expected the uploaded object")
-            metadata = head.metadata
+            metadata = source_head.metadata
         own = from_metadata(metadata)
         if isinstance(own.get("end_image"), str) and own["end_image"].strip():
             try:
@@ -144,7 +146,8 @@ def prepare(job: Job, store: ObjectStore, uploads_prefix: str, stack_defaults: d
     params = validate_params(merged)
     job.request = canonical_request(params)
     image_version = src.version_id if job.image_key == src.key else None
-    image = _inspect(store, job.image_key, "image", image_version)
+    image = _inspect(store, job.image_key, "image", image_version,
+                     head=source_head if job.image_key == src.key else None)
     end_image = None
     if params.end_image:
         end_image = _inspect(store, params.end_image, "end image", missing=EndImageMissing)
