@@ -7,6 +7,7 @@ Exit codes: 0 every job succeeded, 1 any job failed, 2 usage error.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -35,9 +36,16 @@ def _usage(message: str) -> None:
     raise typer.Exit(EXIT_USAGE)
 
 
+def _provider_url(given: str | None) -> str | None:
+    """--provider-url, else $HIGHWAY_API_BASE_URL, else None (the simulator); a real one needs the key."""
+    provider_url = given or os.environ.get(c.ENV_PROVIDER_URL) or None
+    if provider_url and not os.environ.get(c.ENV_API_KEY):
+        _usage(f"{c.ENV_API_KEY} is not set; the provider at {provider_url} needs an API key")
+    return provider_url
+
+
 def _run(paths: list[Path], params: dict, end_image: Path | None, provider_url: str | None, out: Path,
          as_json: bool, speed: float | None, full_size: bool, max_in_flight: int, demo: bool = False) -> int:
-    import os
 
     from i2v_local.runner import LocalRun, RunOptions
     from i2v_local.uploads import UsageError, plan
@@ -46,9 +54,7 @@ def _run(paths: list[Path], params: dict, end_image: Path | None, provider_url: 
         uploads = plan(paths, params, end_image)
     except UsageError as exc:
         _usage(str(exc))
-    provider_url = provider_url or os.environ.get(c.ENV_PROVIDER_URL) or None
-    if provider_url and not os.environ.get(c.ENV_API_KEY):
-        _usage(f"{c.ENV_API_KEY} is not set; the provider at {provider_url} needs an API key")
+    provider_url = _provider_url(provider_url)
     if speed is None:  # real providers take real time; the simulator runs faster by default
         speed = 1.0 if provider_url else DEFAULT_SIM_SPEED
     if speed <= 0:
@@ -100,7 +106,6 @@ def demo(out: Path = typer.Option(Path("demo-output"), help="Folder for the vide
          full_size: bool = typer.Option(False, "--full-size", help="Render full 720p/1080p instead of a small video."),
          as_json: bool = typer.Option(False, "--json", help="Print the notification as one JSON line on stdout.")):
     """Run the whole pipeline locally on a bundled sample image."""
-    import os
     import shutil
     import tempfile
 
@@ -258,15 +263,12 @@ def up(port: int = typer.Option(4566, help="Port of the local cloud's endpoint o
        speed: float = typer.Option(DEFAULT_SIM_SPEED, help="Simulator speed factor and workflow time scale."),
        max_in_flight: int = typer.Option(c.DEFAULT_MAX_IN_FLIGHT, help="Cap on tasks in flight at the provider.")):
     """Keep the embedded cloud (and the simulator) running until Ctrl-C, for the AWS CLI or `i2v jobs`."""
-    import os
     import signal
     import threading
 
     from i2v_local.runner import LocalRun, RunOptions
 
-    provider_url = provider_url or os.environ.get(c.ENV_PROVIDER_URL) or None
-    if provider_url and not os.environ.get(c.ENV_API_KEY):
-        _usage(f"{c.ENV_API_KEY} is not set; the provider at {provider_url} needs an API key")
+    provider_url = _provider_url(provider_url)
     out = Path(".i2v-up")
     options = RunOptions(out_dir=out, provider_url=provider_url, speed=speed if not provider_url else 1.0,
                          max_in_flight=max_in_flight, cloud_overrides={"port": port})
