@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
-from highway_sim.config import SimConfig
-from highway_sim.server import SimulatorServer
-from i2v_local.cloud import CloudConfig, LocalCloud
+from i2v_local.runner import LocalRun, RunOptions
 
 # Failure codes each injected fault may legitimately end in.
 EXPECTED_FAILURE_CODES = {"TASK_FAILED", "VIDEO_NOT_FOUND", "VIDEO_DOWNLOAD_FAILED", "PROVIDER_UNAVAILABLE",
@@ -70,28 +69,27 @@ def run_soak(uploads: int = 40, duplicate_delivery: float = 1.0, p_submit_429: f
              p_result_5xx: float = 0.1, p_task_failed: float = 0.05, p_video_404: float = 0.05, max_in_flight: int = 10,
              speed: float = 60.0, seed: int = 11, timeout: float = 900.0, progress=None) -> SoakReport:
     started = time.monotonic()
-    os.environ.setdefault("HIGHWAY_API_KEY", "soak-key")
-    sim_config = SimConfig(speed=speed, seed=seed, p_submit_429=p_submit_429, p_submit_5xx=p_submit_5xx,
-                           p_result_5xx=p_result_5xx, p_task_failed=p_task_failed, p_video_404=p_video_404)
-    with SimulatorServer(sim_config, host="127.0.0.1", port=0) as sim:
-        cloud_config = CloudConfig(provider_url=sim.url, time_scale=speed, max_in_flight=max_in_flight,
-                                   duplicate_delivery=duplicate_delivery, seed=seed, visibility_timeout=5)
-        with LocalCloud(cloud_config) as cloud:
-            s3 = cloud.client("s3")
-            keys = [f"uploads/soak/batch-{i // 50:02d}/item-{i:04d}.jpg" for i in range(uploads)]
-            for i, key in enumerate(keys):
-                s3.put_object(Bucket=cloud_config.bucket, Key=key, Body=_image(i))
-            seen: list[dict] = []
-            end = time.monotonic() + timeout
-            while len(seen) < uploads and time.monotonic() < end:
-                seen.extend(cloud.drain_notifications(wait_seconds=1))
-                if progress:
-                    progress(len(seen), uploads, sim.stats()["in_flight_now"])
-            time.sleep(2.0)  # anything extra (a duplicate notification) would arrive now
+    faults = {"seed": seed, "p_submit_429": p_submit_429, "p_submit_5xx": p_submit_5xx,
+              "p_result_5xx": p_result_5xx, "p_task_failed": p_task_failed, "p_video_404": p_video_404}
+    with tempfile.TemporaryDirectory() as out, LocalRun(RunOptions(
+            out_dir=Path(out), speed=speed, max_in_flight=max_in_flight, sim_overrides=faults,
+            cloud_overrides={"duplicate_delivery": duplicate_delivery, "seed": seed, "visibility_timeout": 5})) as run:
+        cloud, sim = run.cloud, run.simulator
+        s3 = cloud.client("s3")
+        keys = [f"uploads/soak/batch-{i // 50:02d}/item-{i:04d}.jpg" for i in range(uploads)]
+        for i, key in enumerate(keys):
+            s3.put_object(Bucket=cloud.config.bucket, Key=key, Body=_image(i))
+        seen: list[dict] = []
+        end = time.monotonic() + timeout
+        while len(seen) < uploads and time.monotonic() < end:
             seen.extend(cloud.drain_notifications(wait_seconds=1))
-            depths = cloud.queue_depths()
-            stats = sim.stats()
-            duplicated = cloud.duplicated
+            if progress:
+                progress(len(seen), uploads, sim.stats()["in_flight_now"])
+        time.sleep(2.0)  # anything extra (a duplicate notification) would arrive now
+        seen.extend(cloud.drain_notifications(wait_seconds=1))
+        depths = cloud.queue_depths()
+        stats = sim.stats()
+        duplicated = cloud.duplicated
     per_key = Counter(m["notification"]["source"]["key"] for m in seen)
     codes = Counter(m["notification"]["error"]["code"] for m in seen if m["notification"]["status"] == "FAILED")
     return SoakReport(
