@@ -48,7 +48,7 @@ class SimConfig:
     hint_probability: float = _knob(0.7, "probability a PROCESSING result carries eta/progress_percent")
     hint_error: float = _knob(0.3, "relative error of eta (per task, up to this fraction)")
     p_no_hints: float = _knob(0.1, "probability a task never carries eta/progress_percent")
-    full_size: bool = _knob(False, "render 720p/1080p at 30 fps instead of 144p at 10 fps")
+    full_size: bool = _knob(False, "render 720p/1080p at 30 fps instead of a 480 px preview at 15 fps")
     video_url_ttl: int = _knob(3600, "advertised video URL TTL; the URL dies after ttl/speed real s")
     fetch_timeout: float = _knob(10.0, "timeout (real s) for fetching image_url / end_image_url")
     p_submit_429: float = _knob(0.0, "submit answers 429 RATE_LIMIT_EXCEEDED (no task)")

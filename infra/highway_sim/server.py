@@ -158,10 +158,10 @@ class SimulatorServer:
         if task.fail_reason is not None:
             self.counters.fault("task_failed")  # a failing task needs no video
         else:
-            height, fps = output_format(request.mode, config.full_size)
+            fmt = output_format(request.mode, config.full_size)
             self.pool.submit(
                 task.task_id,
-                lambda cancel: render_mp4(start, end, request.duration, height, fps, cancel),
+                lambda cancel: render_mp4(start, end, request.duration, fmt, cancel),
                 self.tasks.rendered,
             )
         return task.task_id

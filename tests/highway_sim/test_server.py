@@ -154,7 +154,7 @@ def test_lifecycle_queued_processing_succeed_and_the_video(start_sim, make_clien
     assert reply.headers["Content-Type"] == "video/mp4"
     assert int(reply.headers["Content-Length"]) == len(reply.content)
     size, duration, _frames = video_info(reply.content)
-    assert size == (256, 144) and duration == pytest.approx(5, abs=0.2)
+    assert size == (480, 270) and duration == pytest.approx(5, abs=0.2)  # the default preview
     debug = final["extra"]["debug_info"]
     assert int(debug["submit_time_ms"]) <= int(debug["execute_time_ms"]) <= int(debug["complete_time_ms"])
 
@@ -167,7 +167,7 @@ def test_professional_ten_seconds_cross_fades_to_the_end_image(client, image_hos
     final = client.wait(task_id)[-1]
     assert final["task"]["task_type"] == "KLING_V16_I2V_PROFESSIONAL"
     size, duration, frames = video_info(client.session.get(final["videos"][0]["video_url"]).content)
-    assert size == (144, 144) and duration == pytest.approx(10, abs=0.2)
+    assert size == (480, 480) and duration == pytest.approx(10, abs=0.2)
     first, last = frames[0].reshape(-1, 3).mean(axis=0), frames[-1].reshape(-1, 3).mean(axis=0)
     assert first[0] > 200 and first[2] < 40
     assert last[2] > 200 and last[0] < 40
