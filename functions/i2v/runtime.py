@@ -30,8 +30,12 @@ IDEMPOTENCY_DAYS = 7
 
 @lru_cache(maxsize=1)
 def provider_client() -> HighwayClient:
+    """One client per environment, but not one key: the key is read on each call through the
+    secret's cache, and re-read past the cache once when the provider refuses it (rotated)."""
     s = get_settings()
-    return HighwayClient(s.provider_url, api_key(s.api_key_secret))
+    secret = s.api_key_secret
+    return HighwayClient(s.provider_url, lambda: api_key(secret),
+                         reread_key=lambda: api_key(secret, force_fetch=True))
 
 
 @lru_cache(maxsize=1)

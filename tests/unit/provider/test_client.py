@@ -349,3 +349,199 @@ def test_the_api_key_is_not_in_the_clients_repr():
 def test_an_empty_api_key_is_refused_up_front():
     with pytest.raises(ValueError, match="HIGHWAY_API_KEY"):
         HighwayClient(BASE, "")
+
+
+# --- the key is read on each call, and read again past the cache when the provider refuses it ----
+
+OLD_KEY = "hw-live-OLD-KEY-1b2c3d-ROTATED-AWAY"
+NEW_KEY = "hw-live-NEW-KEY-9e8f7a-ROTATED-IN"
+
+
+class KeyStore:
+    """The secret seen through a cache: ``cached`` is what a cached read returns, ``current`` what
+    Secrets Manager holds now (what a forced read returns, and then caches)."""
+
+    def __init__(self, key: str) -> None:
+        self.cached = self.current = key
+        self.reads = 0
+        self.forced_reads = 0
+
+    def read(self) -> str:
+        self.reads += 1
+        return self.cached
+
+    def reread(self) -> str:
+        self.forced_reads += 1
+        self.cached = self.current
+        return self.current
+
+
+def accepts_only(store: KeyStore, Reply, reply):
+    """A provider that accepts only the key the store holds now; ``reply`` is sent when it does."""
+
+    def answer(request):
+        if request.headers["Authorization"] != f"Bearer {store.current}":
+            return Reply.json(403, {"code": 403, "reason": "INVALID_API_KEY", "message": "invalid api key"})
+        return reply
+
+    return answer
+
+
+@pytest.fixture
+def keyed(fakes):
+    """keyed(store, *replies) -> (client, transport) for a client that reads its key from ``store``."""
+
+    def build(store: KeyStore, *replies):
+        transport = fakes.Transport(*replies)
+        client = HighwayClient(BASE, store.read, reread_key=store.reread,
+                               session=fakes.session_with(transport, BASE))
+        return client, transport
+
+    return build
+
+
+def _keys(transport) -> list[str]:
+    return [s.headers["Authorization"].removeprefix("Bearer ") for s in transport.sent]
+
+
+def test_the_key_is_read_on_each_call_so_a_rotated_key_is_picked_up(keyed, Reply):
+    store = KeyStore(OLD_KEY)
+    client, transport = keyed(store, Reply.json(200, {"task_id": "t1"}), Reply.json(200, {"task_id": "t2"}))
+    assert client.submit(REQUEST) == "t1"
+    store.cached = store.current = NEW_KEY  # rotated, and the cache has expired
+    assert client.submit(REQUEST) == "t2"
+    assert _keys(transport) == [OLD_KEY, NEW_KEY]
+    assert (store.reads, store.forced_reads) == (2, 0)
+
+
+@pytest.mark.parametrize("call", ["submit", "get_result"])
+def test_a_refused_key_is_read_once_past_the_cache_and_the_call_sent_once_more(keyed, Reply, call):
+    store = KeyStore(OLD_KEY)
+    store.current = NEW_KEY  # put after this environment cached the old key
+    ok = Reply.json(200, {"task_id": "t1"}) if call == "submit" else Reply.json(
+        200, {"task": {"task_id": "t1", "status": "TASK_STATUS_QUEUED"}})
+    client, transport = keyed(store, accepts_only(store, Reply, None), accepts_only(store, Reply, ok))
+    result = client.submit(REQUEST) if call == "submit" else client.get_result("t1")
+    assert (result if call == "submit" else result.task_id) == "t1"
+    assert _keys(transport) == [OLD_KEY, NEW_KEY]
+    assert store.forced_reads == 1
+    assert store.reads == 1
+
+
+@pytest.mark.parametrize("status, reason", [(403, "INVALID_API_KEY"), (401, ""), (403, ""), (400, "MISSING_API_KEY")])
+def test_every_refusal_of_the_key_reads_it_again(keyed, Reply, status, reason):
+    store = KeyStore(OLD_KEY)
+    store.current = NEW_KEY
+    client, transport = keyed(store, Reply.json(status, {"reason": reason} if reason else {}),
+                              Reply.json(200, {"task_id": "t1"}))
+    assert client.submit(REQUEST) == "t1"
+    assert _keys(transport) == [OLD_KEY, NEW_KEY]
+    assert store.forced_reads == 1
+
+
+def test_an_unchanged_key_is_not_sent_again(keyed, Reply):
+    store = KeyStore(OLD_KEY)  # the key really is wrong: Secrets Manager holds the same one
+    client, transport = keyed(store, Reply.json(403, {"reason": "INVALID_API_KEY", "message": "bad key"}))
+    with pytest.raises(ProviderAccountError) as info:
+        client.submit(REQUEST)
+    assert info.value.reason == "INVALID_API_KEY"
+    assert _keys(transport) == [OLD_KEY]
+    assert store.forced_reads == 1
+
+
+def test_a_new_key_that_is_refused_too_is_not_retried_again(keyed, Reply):
+    store = KeyStore(OLD_KEY)
+    store.current = NEW_KEY
+    refused = Reply.json(403, {"reason": "INVALID_API_KEY", "message": "bad key"})
+    client, transport = keyed(store, refused, Reply.json(403, {"reason": "INVALID_API_KEY"}))
+    with pytest.raises(ProviderAccountError):
+        client.submit(REQUEST)
+    assert _keys(transport) == [OLD_KEY, NEW_KEY]  # exactly one re-read and one retry, no loop
+    assert store.forced_reads == 1
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        lambda R: R.json(400, {"reason": "BILLING_BALANCE_NOT_ENOUGH"}),
+        lambda R: R.json(400, {"reason": "ILLEGAL_PROMPT"}),
+        lambda R: R.json(429, {"reason": "RATE_LIMIT_EXCEEDED"}),
+        lambda R: R.json(500, {"reason": "CREATE_TASK_FAILED"}),
+    ],
+)
+def test_other_errors_do_not_read_the_key_again(keyed, Reply, reply):
+    store = KeyStore(OLD_KEY)
+    store.current = NEW_KEY
+    client, transport = keyed(store, reply(Reply))
+    with pytest.raises(ProviderError):
+        client.submit(REQUEST)
+    assert store.forced_reads == 0 and len(transport.sent) == 1
+
+
+def test_a_failed_re_read_reports_the_providers_refusal(fakes, Reply):
+    def unreachable() -> str:
+        raise ConnectionError("secretsmanager.eu-west-1.amazonaws.com unreachable")
+
+    transport = fakes.Transport(Reply.json(403, {"reason": "INVALID_API_KEY"}))
+    client = HighwayClient(BASE, lambda: OLD_KEY, reread_key=unreachable, session=fakes.session_with(transport, BASE))
+    with pytest.raises(ProviderAccountError) as info:
+        client.submit(REQUEST)
+    assert info.value.reason == "INVALID_API_KEY"
+    assert len(transport.sent) == 1
+
+
+def test_a_key_that_cannot_be_read_sends_nothing_and_is_worth_a_retry(fakes):
+    def unreachable() -> str:
+        raise TimeoutError("Secrets Manager did not answer")
+
+    transport = fakes.Transport()
+    client = HighwayClient(BASE, unreachable, session=fakes.session_with(transport, BASE))
+    with pytest.raises(ProviderUnavailable) as info:
+        client.submit(REQUEST)
+    assert info.value.retryable and info.value.reason == "API_KEY_UNAVAILABLE"
+    assert transport.sent == []  # so the submit step knows the provider created nothing
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_key_from_the_getter_sends_nothing_and_alerts_operators(fakes, value):
+    transport = fakes.Transport()
+    client = HighwayClient(BASE, lambda: value, session=fakes.session_with(transport, BASE))
+    with pytest.raises(ProviderAccountError) as info:
+        client.get_result("t")
+    assert info.value.reason == "MISSING_API_KEY" and info.value.alert_operators
+    assert transport.sent == []
+
+
+def test_a_missing_key_setting_is_an_account_error_naming_the_variable(fakes):
+    from i2v.settings import SettingsError
+
+    def missing() -> str:
+        raise SettingsError("no provider API key: set HIGHWAY_API_KEY (local) or I2V_API_KEY_SECRET (AWS)")
+
+    client = HighwayClient(BASE, missing, session=fakes.session_with(fakes.Transport(), BASE))
+    with pytest.raises(ProviderAccountError, match="HIGHWAY_API_KEY"):
+        client.submit(REQUEST)
+
+
+@pytest.mark.parametrize("call", ["submit", "get_result"])
+@pytest.mark.parametrize("second", ["refused", "echoed", "lost"])
+def test_neither_the_old_nor_the_new_key_appears_in_an_exception_or_the_repr(keyed, Reply, call, second):
+    store = KeyStore(OLD_KEY)
+    store.current = NEW_KEY
+    echo = {"reason": "INVALID_API_KEY", "message": f"key {OLD_KEY} / {NEW_KEY} is not valid"}
+    replies = {"refused": Reply.json(403, echo), "echoed": Reply.json(400, {"reason": "ILLEGAL_PROMPT",
+               "message": f"echo {NEW_KEY}"}), "lost": read_timeout}
+    client, _ = keyed(store, Reply.json(403, echo), replies[second])
+    with pytest.raises(ProviderError) as info:
+        client.submit(REQUEST) if call == "submit" else client.get_result("t")
+    for text in [*_texts(info.value), repr(client), str(client), repr(vars(client))]:
+        for key in (OLD_KEY, NEW_KEY):
+            assert key not in text
+            assert key[8:20] not in text
+
+
+def test_a_key_echoed_at_the_end_of_a_long_message_leaves_no_prefix_behind(make, Reply):
+    client, _ = make(Reply.json(400, {"reason": "ILLEGAL_PROMPT", "message": "x" * 490 + API_KEY}))
+    with pytest.raises(ProviderRejected) as info:
+        client.submit(REQUEST)
+    assert API_KEY[:10] not in info.value.message
