@@ -94,7 +94,9 @@ def status_deps() -> StatusDeps:
 def store_deps() -> StoreDeps:
     s = get_settings()
     policy = UrlPolicy(s.url_policy, s.provider_url)
-    session = requests.Session()
+    from i2v.video_transfer import pinned_session  # connects only to the addresses the policy checked
+
+    session: requests.Session = pinned_session()
 
     def copy(url, upload):
         return copy_video(url, policy, upload, s.max_video_bytes, session)

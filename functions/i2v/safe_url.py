@@ -3,6 +3,10 @@
 In AWS: https only, and never a private, loopback, link-local (169.254.169.254), multicast or
 reserved address, checked on every hop of a redirect. In a local run: additionally plain http to
 the one loopback host:port of the provider the run is pointed at, and nothing else.
+
+``UrlPolicy.check`` returns the addresses it checked, and the fetch connects to one of those
+(i2v.video_transfer pins them): the name is resolved once per hop, so a DNS answer that changes
+between the check and the connection (DNS rebinding) cannot send the fetch anywhere unchecked.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from i2v import constants as c
 from i2v.errors import JobError, VideoTransferError
 
 Resolver = Callable[[str], list[str]]
+"""host -> its addresses, in the order a connection should try them."""
+
+LOCALHOST_ADDRESSES = ["127.0.0.1", "::1"]  # "localhost" is loopback by definition (RFC 6761)
 
 
 class UnsafeUrl(JobError):
@@ -24,13 +31,15 @@ class UnsafeUrl(JobError):
 
 
 def system_resolver(host: str) -> list[str]:
+    """Every address of ``host``, once each, in the system's order of preference."""
     try:
-        return sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         if exc.errno in (socket.EAI_AGAIN, getattr(socket, "EAI_FAIL", -4)):
             raise VideoTransferError(f"the video host {host!r} could not be resolved right now "
                                      f"({exc.strerror}); will retry") from None
         raise UnsafeUrl(f"the video host {host!r} does not resolve ({exc.strerror})") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def _is_public(address: str) -> bool:
@@ -56,8 +65,9 @@ class UrlPolicy:
         self.resolver = resolver
         self.local_origin = _origin(provider_url) if policy == c.URL_POLICY_LOOPBACK_HTTP else None
 
-    def check(self, url: str) -> None:
-        """Raise UnsafeUrl naming what is wrong, or return when the URL may be fetched."""
+    def check(self, url: str) -> list[str]:
+        """Raise UnsafeUrl naming what is wrong, or return the addresses the URL may be fetched
+        from (never empty): connect only to one of these, never to a fresh lookup of the name."""
         try:
             parts = urlsplit(url)
             scheme, host, port = _origin(url)
@@ -68,7 +78,7 @@ class UrlPolicy:
         if not host:
             raise UnsafeUrl("the video URL has no host; expected an https URL")
         if self.local_origin and (scheme, host, port) == self.local_origin and self._loopback(host):
-            return
+            return list(LOCALHOST_ADDRESSES) if host == "localhost" else [str(ipaddress.ip_address(host))]
         if scheme != "https":
             raise UnsafeUrl(f"the video URL uses {scheme or 'no scheme'}; expected https")
         try:
@@ -81,6 +91,7 @@ class UrlPolicy:
             if not _is_public(address):
                 raise UnsafeUrl(f"the video host {host!r} resolves to the non-public address {address}; "
                                 "expected a public https host")
+        return addresses
 
     def _loopback(self, host: str) -> bool:
         if host == "localhost":

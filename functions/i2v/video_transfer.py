@@ -2,26 +2,123 @@
 
 Memory stays bounded whatever the video size: the response body is read in chunks by the S3
 transfer manager. Every redirect hop is checked against the URL policy.
+
+No hop is fetched by name. The policy resolves the host and checks every address; the request
+then goes to one of those addresses (the URL's host replaced by the address), with the name kept
+where it belongs: the Host header, the TLS server name (SNI) and the certificate check. Nothing
+on the fetch path resolves the name again, so DNS rebinding between the check and the connection
+cannot reach an address that was not checked. ``PinnedAdapter`` carries the name into TLS and
+refuses any request whose host is not an address.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
-from urllib.parse import urljoin
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from i2v.errors import JobError, VideoTransferError
-from i2v.safe_url import UrlPolicy
+from i2v.safe_url import UnsafeUrl, UrlPolicy
 
 CHUNK = 1024 * 1024
 MAX_REDIRECTS = 5
+MAX_ADDRESSES = 3  # checked addresses tried in turn when a connection cannot be made
 VIDEO_TYPES = ("video/mp4", "application/octet-stream", "binary/octet-stream", "video/quicktime")
 
 
 class VideoUnavailable(JobError):
     code = "VIDEO_NOT_FOUND"
     stage = "store"
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def _host_name(authority: str) -> str:
+    """The host of a Host header value (``name``, ``name:port``, ``[v6]:port``), without the port."""
+    if authority.startswith("["):
+        return authority[1:].split("]", 1)[0]
+    return authority.rsplit(":", 1)[0] if ":" in authority else authority
+
+
+class PinnedAdapter(HTTPAdapter):
+    """Sends only to an address literal (never resolves a name) and, for https, speaks TLS as the
+    host named in the Host header: that name is the SNI server name and the name the certificate
+    is verified against (verification stays on).
+
+    ``server_hostname`` is the pool setting for that: urllib3 sends it as SNI and, with the
+    default context's ``check_hostname``, OpenSSL matches the certificate to it. (Setting
+    ``assert_hostname`` as well would switch ``check_hostname`` off on the context in favour of
+    urllib3's own match; not needed, and the context might be shared.) Both are part of urllib3's
+    pool key, so a pool made for one name is never reused for another on the same address.
+    """
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: bool | str, cert: str | tuple[str, str] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        host = str(host_params.get("host") or "")
+        if _ip(host) is None:
+            raise requests.exceptions.InvalidURL(
+                f"refusing to look up {host!r}: video requests go to an address the URL policy checked")
+        name = _host_name(str(request.headers.get("Host") or ""))
+        if host_params.get("scheme") == "https" and name and _ip(name) is None:
+            pool_kwargs["server_hostname"] = name
+        return host_params, pool_kwargs
+
+
+def pinned_session() -> requests.Session:
+    """A session for open_video: http and https through PinnedAdapter, no retries, and no proxy or
+    other settings from the environment (the connection goes to the checked address itself)."""
+    session = requests.Session()
+    session.trust_env = False
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, PinnedAdapter(max_retries=0))
+    return session
+
+
+def pin(url: str, address: str) -> tuple[str, str]:
+    """(the URL with its host replaced by ``address``, the Host header naming the original host)."""
+    parts = urlsplit(url)
+    name = parts.hostname or ""
+    ip = _ip(name)
+    if ip is not None:
+        name = f"[{ip}]" if ip.version == 6 else str(ip)
+    elif not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise UnsafeUrl("the video URL's host is not a valid domain name") from None
+    port = f":{parts.port}" if parts.port is not None else ""
+    target = ipaddress.ip_address(address.split("%", 1)[0])
+    literal = f"[{target}]" if target.version == 6 else str(target)
+    return urlunsplit(parts._replace(netloc=literal + port)), name + port
+
+
+def _connect_failed(exc: requests.RequestException) -> bool:
+    """True when no connection was made (refused, unreachable, connect timeout): nothing was sent."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    stack: list[object] = [exc]
+    while stack:
+        cause = stack.pop()
+        if not isinstance(cause, BaseException) or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, (NewConnectionError, ConnectTimeoutError)):
+            return True
+        stack.extend([getattr(cause, "reason", None), cause.__cause__, cause.__context__, *cause.args])
+    return False
 
 
 class CappedStream:
@@ -37,7 +134,7 @@ class CappedStream:
 
     def read(self, size: int = -1) -> bytes:
         try:
-            data = self._raw.read(CHUNK if size is None or size < 0 else size, decode_content=True)
+            data: bytes = self._raw.read(CHUNK if size is None or size < 0 else size, decode_content=True)
         except Exception as exc:  # urllib3 ProtocolError, ReadTimeout, IncompleteRead ...
             raise VideoTransferError(f"the video download broke after {self.bytes_read} bytes "
                                      f"({type(exc).__name__})") from None
@@ -61,20 +158,32 @@ class CappedStream:
         return data
 
 
+def _get(url: str, addresses: list[str], session: requests.Session,
+         timeout: tuple[float, float]) -> requests.Response:
+    """GET ``url`` from the first of its checked ``addresses`` that takes the connection."""
+    tried = addresses[:MAX_ADDRESSES]
+    for index, address in enumerate(tried):
+        target, host = pin(url, address)
+        try:
+            return session.get(target, stream=True, allow_redirects=False, timeout=timeout,
+                               headers={"Host": host, "Accept-Encoding": "identity"})
+        except requests.RequestException as exc:
+            if index + 1 < len(tried) and _connect_failed(exc):
+                continue
+            raise VideoTransferError(f"could not download the video ({type(exc).__name__})") from None
+    raise VideoTransferError("could not download the video (no address to connect to)")
+
+
 def open_video(url: str, policy: UrlPolicy, session: requests.Session,
                timeout: tuple[float, float] = (5.0, 60.0)) -> requests.Response:
-    """GET the video, following redirects by hand so each hop passes the URL policy."""
+    """GET the video, following redirects by hand: each hop passes the URL policy and is fetched
+    from an address the policy checked (``session`` should come from ``pinned_session``)."""
     for _hop in range(MAX_REDIRECTS + 1):
-        policy.check(url)
-        try:
-            response = session.get(url, stream=True, allow_redirects=False, timeout=timeout,
-                                   headers={"Accept-Encoding": "identity"})
-        except requests.RequestException as exc:
-            raise VideoTransferError(f"could not download the video ({type(exc).__name__})") from None
+        response = _get(url, policy.check(url), session, timeout)
         if response.is_redirect:
             location = response.headers.get("Location", "")
             response.close()
-            url = urljoin(url, location)
+            url = urljoin(url, location)  # against the URL as named, not the address it came from
             continue
         if response.status_code in (403, 404, 410):
             response.close()
@@ -100,7 +209,7 @@ def open_video(url: str, policy: UrlPolicy, session: requests.Session,
 def copy_video(url: str, policy: UrlPolicy, upload: Callable[[CappedStream], None], max_bytes: int,
                session: requests.Session | None = None) -> int:
     """Stream the video into ``upload`` (an S3 write); returns the number of bytes copied."""
-    session = session or requests.Session()
+    session = session or pinned_session()
     response = open_video(url, policy, session)
     with response:
         declared = response.headers.get("Content-Length")

@@ -193,7 +193,7 @@ def test_a_name_that_does_not_exist_is_refused(monkeypatch):
         system_resolver("no-such-host.example.com")
 
 
-def test_the_system_resolver_returns_every_address(monkeypatch):
+def test_the_system_resolver_returns_every_address_once_in_the_systems_order(monkeypatch):
     import socket
 
     from i2v.safe_url import system_resolver
@@ -206,13 +206,14 @@ def test_the_system_resolver_returns_every_address(monkeypatch):
         ]
 
     monkeypatch.setattr(socket, "getaddrinfo", answer)
-    assert system_resolver("cdn.example.com") == ["2606:2800:220:1::1", "93.184.216.34"]
+    # the order a plain connect would try them in (getaddrinfo's, RFC 6724), which the pinned fetch keeps
+    assert system_resolver("cdn.example.com") == ["93.184.216.34", "2606:2800:220:1::1"]
 
 
 def test_a_temporary_dns_failure_is_retryable(monkeypatch):
     import socket
 
-    from i2v.errors import JobError
+    from i2v.errors import VideoTransferError
     from i2v.safe_url import system_resolver
 
     def try_again(*args, **kwargs):
@@ -220,6 +221,67 @@ def test_a_temporary_dns_failure_is_retryable(monkeypatch):
 
     monkeypatch.setattr(socket, "getaddrinfo", try_again)
     policy = UrlPolicy("public-https", "https://api.highwayapi.ai", resolver=system_resolver)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(VideoTransferError, match="will retry"):  # the workflow retries the store task
         policy.check("https://cdn.example.com/v.mp4")
-    assert not (isinstance(info.value, JobError) and not info.value.retryable)
+
+
+# --- check returns what it checked: the fetch connects to these addresses, never to a new lookup --
+
+
+@pytest.mark.parametrize(
+    "url, addresses",
+    [
+        ("https://cdn.example.com/videos/v.mp4?sig=abc", ["93.184.216.34"]),
+        ("https://CDN.example.com:443/v.mp4", ["93.184.216.34"]),
+        ("https://v6.example.com/v.mp4", ["2606:2800:220:1:248:1893:25c8:1946"]),
+        ("https://93.184.216.34/v.mp4", ["93.184.216.34"]),
+        ("https://[2606:2800:220:1::1]/v.mp4", ["2606:2800:220:1::1"]),
+    ],
+)
+def test_check_returns_the_addresses_it_checked(public, url, addresses):
+    assert public.check(url) == addresses
+
+
+def test_every_address_of_a_host_is_returned_in_the_resolvers_order():
+    policy = UrlPolicy("public-https", "https://api.highwayapi.ai",
+                       resolver=lambda host: ["93.184.216.35", "2606:2800:220:1::1", "93.184.216.34"])
+    assert policy.check("https://cdn.example.com/v.mp4") == ["93.184.216.35", "2606:2800:220:1::1", "93.184.216.34"]
+
+
+class Rebinding:
+    """A DNS answer that changes: public for the first lookup, private after (DNS rebinding)."""
+
+    def __init__(self, first: list[str], then: list[str]) -> None:
+        self.answers = [first]
+        self.then = then
+        self.asked: list[str] = []
+
+    def __call__(self, host: str) -> list[str]:
+        self.asked.append(host)
+        return self.answers.pop(0) if self.answers else self.then
+
+
+def test_each_check_resolves_once_and_returns_that_answer():
+    resolver = Rebinding(["93.184.216.34"], ["10.0.0.8"])
+    policy = UrlPolicy("public-https", "https://api.highwayapi.ai", resolver=resolver)
+    assert policy.check("https://cdn.example.com/v.mp4") == ["93.184.216.34"]
+    assert resolver.asked == ["cdn.example.com"]
+    # the next check (a redirect hop, a retry) resolves again and sees the private answer
+    err = refused(policy, "https://cdn.example.com/v.mp4")
+    assert "10.0.0.8" in err.message
+
+
+def test_local_policy_returns_the_providers_loopback_address(local, resolver):
+    assert local.check("http://127.0.0.1:8765/videos/t1.mp4") == ["127.0.0.1"]
+    assert resolver.asked == []
+
+
+def test_a_localhost_provider_is_reached_on_the_loopback_addresses_without_a_lookup(resolver):
+    policy = UrlPolicy("loopback-http", "http://localhost:9000/", resolver=resolver)
+    assert policy.check("http://localhost:9000/v.mp4") == ["127.0.0.1", "::1"]
+    assert resolver.asked == []
+
+
+def test_a_v6_loopback_provider(resolver):
+    policy = UrlPolicy("loopback-http", "http://[::1]:9000", resolver=resolver)
+    assert policy.check("http://[::1]:9000/v.mp4") == ["::1"]

@@ -100,24 +100,31 @@ def test_the_client_uses_the_new_key_after_put_secret_value(secrets):
     assert provider.keys[-1] == NEW_KEY
 
 
-def test_the_runtime_client_is_not_frozen_on_the_first_key(secrets, monkeypatch):
-    """i2v.runtime.provider_client is cached per environment; the key it uses must not be."""
+@pytest.fixture
+def runtime_client(monkeypatch):
+    """runtime_client() -> the provider client exactly as i2v.runtime makes it for the functions."""
     from types import SimpleNamespace
 
+    make = getattr(runtime, "_provider_client", None)  # per-function settings (a runtime rewrite under way)
+    factory = getattr(runtime, "provider_client", None)
+    if factory is not None:
+        monkeypatch.setattr(runtime, "get_settings", lambda: SimpleNamespace(provider_url=BASE, api_key_secret=NAME))
+        factory.cache_clear()
+    yield (lambda: make(BASE, NAME)) if make is not None else factory
+    if factory is not None:
+        factory.cache_clear()
+
+
+def test_the_runtime_client_is_not_frozen_on_the_first_key(secrets, runtime_client):
+    """The runtime keeps one client per execution environment; the key it uses must not be."""
     secrets.create_secret(Name=NAME, SecretString=OLD_KEY)
-    monkeypatch.setattr(runtime, "get_settings", lambda: SimpleNamespace(provider_url=BASE, api_key_secret=NAME))
-    runtime.provider_client.cache_clear()
-    try:
-        provider = Provider(secrets)
-        client = runtime.provider_client()
-        client.session.mount(BASE, provider)
-        assert client.submit(REQUEST) == "t1"
-        secrets.put_secret_value(SecretId=NAME, SecretString=NEW_KEY)
-        assert runtime.provider_client() is client
-        assert client.submit(REQUEST) == "t3"
-        assert provider.keys == [OLD_KEY, OLD_KEY, NEW_KEY]
-    finally:
-        runtime.provider_client.cache_clear()
+    provider = Provider(secrets)
+    client = runtime_client()
+    client.session.mount(BASE, provider)
+    assert client.submit(REQUEST) == "t1"
+    secrets.put_secret_value(SecretId=NAME, SecretString=NEW_KEY)
+    assert client.submit(REQUEST) == "t3"
+    assert provider.keys == [OLD_KEY, OLD_KEY, NEW_KEY]
 
 
 def test_a_key_that_really_is_wrong_fails_after_one_forced_read(secrets):
