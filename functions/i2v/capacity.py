@@ -1,8 +1,8 @@
-"""Backpressure: at most N tasks in flight at the provider and M submissions per rate window.
+"""Capacity: at most N tasks in flight at the provider and M submissions per rate window.
 
-Both limits are sets of leased items in a control table, each taken with a conditional write,
-so concurrent submit functions can never exceed them and a crashed holder frees its lease when
-it expires. The store keeps the items; this module decides.
+Both limits are sets of leased items in a control table, each taken with a conditional write, so
+concurrent dispatchers can never exceed them and a crashed holder frees its lease when it expires.
+One read of all items answers both questions; the store keeps the items, this module decides.
 """
 
 from __future__ import annotations
@@ -21,15 +21,33 @@ class Lease:
     holder: str | None
     until: float
 
+    def live(self, now: float) -> bool:
+        return self.holder is not None and self.until > now
+
 
 class LeaseStore(Protocol):
     def read(self, items: list[str]) -> dict[str, Lease]: ...
 
     def try_take(self, item: str, holder: str, until: float, now: float) -> bool:
         """Take the item if it is free (no holder, or its lease ended before ``now``)."""
+        ...
 
     def give_back(self, item: str, holder: str) -> bool:
         """Free the item if ``holder`` holds it."""
+        ...
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Free capacity at one moment: what a dispatcher checks before it looks at the backlog."""
+
+    free_slots: int
+    free_tokens: int
+    next_token_at: float | None  # when the soonest taken rate token frees (None: some are free)
+
+    @property
+    def can_start(self) -> int:
+        return min(self.free_slots, self.free_tokens)
 
 
 class Capacity:
@@ -44,37 +62,45 @@ class Capacity:
         self.clock = clock
         self.rng = rng or random.Random()
 
-    def holding(self, job_id: str) -> str | None:
-        for item, lease in self.store.read(self.slots).items():
-            if lease.holder == job_id and lease.until > self.clock():
-                return item
-        return None
+    def _free(self, items: list[str], leases: dict[str, Lease], now: float) -> list[str]:
+        free = [i for i in items if i not in leases or not leases[i].live(now)]
+        self.rng.shuffle(free)  # concurrent takers spread out instead of racing for the same item
+        return free
 
-    def _take(self, items: list[str], holder: str, until: float) -> tuple[str | None, float]:
+    def snapshot(self) -> Snapshot:
         now = self.clock()
-        leases = self.store.read(items)
-        free = [i for i in items if i not in leases or leases[i].holder is None or leases[i].until <= now]
-        self.rng.shuffle(free)
-        for item in free:
-            if self.store.try_take(item, holder, until, now):
-                return item, 0.0
-        soonest = min((lease.until for lease in leases.values() if lease.until > now), default=now + 1)
-        return None, max(1.0, soonest - now)
+        leases = self.store.read(self.slots + self.tokens)
+        tokens = self._free(self.tokens, leases, now)
+        soonest = min((leases[t].until for t in self.tokens if t in leases and leases[t].live(now)), default=None)
+        return Snapshot(free_slots=len(self._free(self.slots, leases, now)), free_tokens=len(tokens),
+                        next_token_at=None if tokens else soonest)
 
     def acquire(self, job_id: str, lease_seconds: float) -> str:
-        """Take an in-flight slot and a rate token for ``job_id``; raise AtCapacity when full."""
-        slot = self.holding(job_id)
+        """Take an in-flight slot (or find the one ``job_id`` holds) and a rate token; raise AtCapacity when full."""
+        now = self.clock()
+        leases = self.store.read(self.slots + self.tokens)
+        slot = next((s for s in self.slots if s in leases and leases[s].holder == job_id and leases[s].live(now)),
+                    None)
         taken_now = slot is None
-        if taken_now:
-            slot, wait = self._take(self.slots, job_id, self.clock() + lease_seconds)
+        if slot is None:
+            slot = next((s for s in self._free(self.slots, leases, now)
+                         if self.store.try_take(s, job_id, now + lease_seconds, now)), None)
             if slot is None:
-                raise AtCapacity("all in-flight slots are taken", retry_after=min(wait, 60.0))
-        token, wait = self._take(self.tokens, job_id, self.clock() + self.window)
+                soonest = min((lease.until for s, lease in leases.items() if s in self.slots), default=now + 60)
+                raise AtCapacity("all in-flight slots are taken", retry_after=max(1.0, min(60.0, soonest - now)))
+        token = next((t for t in self._free(self.tokens, leases, now)
+                      if self.store.try_take(t, job_id, now + self.window, now)), None)
         if token is None:
             if taken_now:
                 self.store.give_back(slot, job_id)
-            raise AtCapacity("the submission rate limit is reached", retry_after=wait)
+            soonest = min((lease.until for t, lease in leases.items() if t in self.tokens and lease.live(now)),
+                          default=now + 1)
+            raise AtCapacity("the submission rate limit is reached", retry_after=max(1.0, soonest - now),
+                             rate_limited=True)
         return slot
+
+    def give_back(self, slot: str, job_id: str) -> bool:
+        return self.store.give_back(slot, job_id)
 
     def release(self, job_id: str) -> bool:
         """Free the job's in-flight slot, if it holds one (every end of a job calls this)."""
@@ -86,11 +112,11 @@ class Capacity:
 
     def in_flight(self) -> int:
         now = self.clock()
-        return sum(1 for lease in self.store.read(self.slots).values() if lease.holder and lease.until > now)
+        return sum(1 for lease in self.store.read(self.slots).values() if lease.live(now))
 
 
 class MemoryLeaseStore:
-    """In-memory LeaseStore for unit tests and simulations."""
+    """In-memory LeaseStore for unit tests and simulations (same conditional semantics as DynamoDB's)."""
 
     def __init__(self) -> None:
         self.items: dict[str, Lease] = {}

@@ -1,7 +1,8 @@
-"""Names and defaults shared by the functions, the CDK app and the local cloud.
+"""Names, defaults and limits shared by the functions, the CDK app and the local cloud.
 
-The CDK app imports this module (and only this one) from the functions' side, so
-an environment variable or a default is spelled once.
+The CDK app imports from the functions' side only this module and the pure contracts
+(``i2v.contracts``), so an environment variable, a table key, a default or a time budget is
+spelled once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ ENV_UPLOADS_PREFIX = "I2V_UPLOADS_PREFIX"
 ENV_OUTPUTS_PREFIX = "I2V_OUTPUTS_PREFIX"
 ENV_TOPIC_ARN = "I2V_TOPIC_ARN"
 ENV_STATE_MACHINE_ARN = "I2V_STATE_MACHINE_ARN"
-ENV_QUEUE_URL = "I2V_QUEUE_URL"
+ENV_WAKE_QUEUE_URL = "I2V_WAKE_QUEUE_URL"  # a message here wakes the dispatcher
 ENV_JOBS_TABLE = "I2V_JOBS_TABLE"
 ENV_IDEMPOTENCY_TABLE = "I2V_IDEMPOTENCY_TABLE"
 ENV_CONTROL_TABLE = "I2V_CONTROL_TABLE"
@@ -34,6 +35,44 @@ ENV_MAX_VIDEO_BYTES = "I2V_MAX_VIDEO_BYTES"
 ENV_DOWNLOAD_URL_TTL = "I2V_DOWNLOAD_URL_TTL_SECONDS"
 ENV_IMAGE_URL_TTL = "I2V_IMAGE_URL_TTL_SECONDS"
 ENV_SUBMIT_MAX_ATTEMPTS = "I2V_SUBMIT_MAX_ATTEMPTS"
+ENV_POWERTOOLS_SERVICE = "POWERTOOLS_SERVICE_NAME"
+ENV_POWERTOOLS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+
+# --- the functions, and the environment each one reads (nothing else is given to it) ----------
+FN_INTAKE = "intake"  # S3 events -> validated jobs parked in the backlog
+FN_DISPATCH = "dispatch"  # backlog -> provider submissions -> workflows, as capacity frees
+FN_STATUS = "status"  # one poll of the provider per workflow step
+FN_STORE = "store"  # video to S3, manifest, the one notification
+FUNCTIONS = (FN_INTAKE, FN_DISPATCH, FN_STATUS, FN_STORE)
+_OBSERVABILITY = (ENV_POWERTOOLS_SERVICE, ENV_POWERTOOLS_NAMESPACE)
+FUNCTION_ENV: dict[str, tuple[str, ...]] = {
+    FN_INTAKE: (ENV_BUCKET, ENV_UPLOADS_PREFIX, ENV_OUTPUTS_PREFIX, ENV_DEFAULTS, ENV_JOBS_TABLE, ENV_CONTROL_TABLE,
+                ENV_STATE_MACHINE_ARN, ENV_WAKE_QUEUE_URL, *_OBSERVABILITY),
+    FN_DISPATCH: (ENV_BUCKET, ENV_JOBS_TABLE, ENV_CONTROL_TABLE, ENV_IDEMPOTENCY_TABLE, ENV_STATE_MACHINE_ARN,
+                  ENV_WAKE_QUEUE_URL, ENV_API_KEY_SECRET, ENV_PROVIDER_URL, ENV_MAX_IN_FLIGHT, ENV_SUBMITS_PER_MINUTE,
+                  ENV_DEADLINE_STANDARD, ENV_DEADLINE_PROFESSIONAL, ENV_SUBMIT_MAX_ATTEMPTS, ENV_IMAGE_URL_TTL,
+                  *_OBSERVABILITY),
+    FN_STATUS: (ENV_JOBS_TABLE, ENV_API_KEY_SECRET, ENV_PROVIDER_URL, *_OBSERVABILITY),
+    FN_STORE: (ENV_BUCKET, ENV_TOPIC_ARN, ENV_JOBS_TABLE, ENV_CONTROL_TABLE, ENV_WAKE_QUEUE_URL, ENV_PROVIDER_URL,
+               ENV_URL_POLICY, ENV_MAX_VIDEO_BYTES, ENV_DOWNLOAD_URL_TTL, ENV_MAX_IN_FLIGHT,
+               ENV_SUBMITS_PER_MINUTE, *_OBSERVABILITY),
+}
+# Read by every function when set, and set only by local runs: never part of a deployed function's environment.
+LOCAL_ONLY_ENV = (ENV_API_KEY, ENV_TIME_SCALE)
+# Given in AWS, absent in local runs (where HIGHWAY_API_KEY holds the key instead of a secret).
+OPTIONAL_ENV = (ENV_API_KEY_SECRET,)
+
+# --- tables: keys and indexes the functions query and the stack creates -----------------------
+JOBS_TABLE_KEY = "job_id"
+IDEMPOTENCY_TABLE_KEY = "id"  # Powertools' DynamoDBPersistenceLayer default
+IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
+CONTROL_TABLE_KEY = "pk"
+CONTROL_TTL_ATTRIBUTE = "expires_at"
+JOBS_TTL_ATTRIBUTE = "expires_at"
+BACKLOG_INDEX = "backlog"  # sparse GSI of the jobs table: only jobs waiting in the backlog have its keys
+BACKLOG_LANE = "backlog_lane"  # partition key: the job's priority
+BACKLOG_ORDER = "backlog_order"  # sort key: upload time, then job id (first in, first out)
+BACKLOG_PROJECTED = ("status", "claimed_until", "not_before", "uploaded_at")
 
 # --- defaults ------------------------------------------------------------------------------------
 DEFAULT_PROVIDER_URL = "https://api.highwayapi.ai"
@@ -51,6 +90,8 @@ DEFAULT_MAX_VIDEO_BYTES = 512 * 1024 * 1024
 DEFAULT_DOWNLOAD_URL_TTL = 3600  # presigned download URL in the notification; Lambda role credentials do not outlive a few hours
 DEFAULT_IMAGE_URL_TTL = 15 * 60  # presigned GET the provider uses to fetch the image
 DEFAULT_SUBMIT_MAX_ATTEMPTS = 6  # 5xx / connection failures before the job fails
+DEFAULT_JOB_RETENTION_DAYS = 90  # job records expire (DynamoDB TTL) this long after they end
+DISPATCH_SCHEDULE_SECONDS = 60  # the dispatcher's safety-net wake (a finishing job wakes it at once)
 URL_POLICY_PUBLIC_HTTPS = "public-https"
 URL_POLICY_LOOPBACK_HTTP = "loopback-http"
 
@@ -73,6 +114,27 @@ ASPECT_MAX = 2.5
 # --- workflow ------------------------------------------------------------------------------------
 EXECUTION_NAME_PREFIX = "job-"
 
+# --- time budget: every limit derives from these, so an inner call always ends before its caller ---
+HTTP_CONNECT_SECONDS = 5
+PROVIDER_READ_SECONDS = 20
+PROVIDER_CALL_SECONDS = HTTP_CONNECT_SECONDS + PROVIDER_READ_SECONDS  # one provider request, at most
+VIDEO_READ_SECONDS = 60  # between two chunks of the video download
+AWS_CALL_SECONDS = 10  # botocore connect + read timeout of one AWS request (it retries within the call)
+FUNCTION_TIMEOUT_SECONDS = {
+    FN_INTAKE: 60,  # a batch of up to 10 records, each a few S3 and DynamoDB requests
+    FN_DISPATCH: 120,  # starts jobs while capacity is free; stops taking new ones near the end
+    FN_STATUS: PROVIDER_CALL_SECONDS + 2 * AWS_CALL_SECONDS,  # one poll and one table write
+    FN_STORE: 300,  # stream up to maxVideoBytes into S3
+}
+# Stop taking a new record / job when less than this is left: one more never outlives the function.
+INTAKE_RECORD_BUDGET_SECONDS = 6 * AWS_CALL_SECONDS // 2
+DISPATCH_JOB_BUDGET_SECONDS = PROVIDER_CALL_SECONDS + 3 * AWS_CALL_SECONDS
+# Lambda's guidance for SQS event sources: visibility timeout at least six times the function's timeout.
+VISIBILITY_TIMEOUT_FACTOR = 6
+# A dispatcher's claim on a job outlives the dispatcher, so a live claim is never taken twice.
+DISPATCH_CLAIM_SECONDS = FUNCTION_TIMEOUT_SECONDS[FN_DISPATCH] + 30
+MAX_RECEIVE_COUNT = 5  # deliveries of an upload event before it moves to the dead-letter queue
+
 # --- metric names --------------------------------------------------------------------------------
 METRIC_SUBMITTED = "TasksSubmitted"
 METRIC_SUCCEEDED = "VideosSucceeded"
@@ -84,6 +146,9 @@ METRIC_PROVIDER_ERRORS = "ProviderErrors"
 METRIC_PROVIDER_ERRORS_BY_REASON = "ProviderErrorsByReason"  # dimension: reason
 METRIC_FAILED_BY_CODE = "VideosFailedByCode"  # dimension: error_code
 METRIC_BYTES_STORED = "BytesStored"
-METRIC_DEFERRED = "SubmissionsDeferred"
+METRIC_QUEUED = "JobsQueued"  # valid jobs parked in the backlog
+METRIC_BACKLOG_JOBS = "BacklogJobs"  # jobs waiting in the backlog
+METRIC_BACKLOG_OLDEST = "BacklogOldestSeconds"  # age of the oldest waiting job, from its upload
+METRIC_SUBMIT_OUTCOME_UNKNOWN = "SubmitOutcomeUnknown"  # paid but possibly undelivered: alarmed
 METRIC_SKIPPED = "ObjectsSkipped"
 METRIC_DUPLICATES = "DuplicateEvents"

@@ -17,9 +17,9 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
     return round(parse_iso(end) - parse_iso(start), 3)
 
 
-def build_timings(times: dict[str, Any], notified_at: float) -> dict:
+def build_timings(times: dict[str, Any], notified_at: float) -> dict[str, Any]:
     """ISO-8601 UTC instants of the job's milestones plus the durations between them."""
-    out = {k: times.get(k) for k in ("uploaded_at", "submitted_at", "completed_at")}
+    out: dict[str, Any] = {k: times.get(k) for k in ("uploaded_at", "submitted_at", "completed_at")}
     out["notified_at"] = iso(notified_at)
     out["queue_seconds"] = _seconds_between(out["uploaded_at"], out["submitted_at"])
     out["generation_seconds"] = _seconds_between(out["submitted_at"], out["completed_at"])
@@ -27,8 +27,9 @@ def build_timings(times: dict[str, Any], notified_at: float) -> dict:
     return out
 
 
-def build_notification(*, job: dict, status: str, task_id: str | None, provider_status: str | None,
-                       output: dict | None, error: dict | None, notified_at: float) -> dict:
+def build_notification(*, job: dict[str, Any], status: str, task_id: str | None, provider_status: str | None,
+                       output: dict[str, Any] | None, error: dict[str, Any] | None,
+                       notified_at: float) -> dict[str, Any]:
     if status not in (SUCCEEDED, FAILED):
         raise ValueError(f"status must be {SUCCEEDED} or {FAILED}, got {status!r}")
     if (status == SUCCEEDED) != (output is not None) or (status == FAILED) != (error is not None):
@@ -47,6 +48,7 @@ def build_notification(*, job: dict, status: str, task_id: str | None, provider_
             "guidance_scale": request.get("guidance_scale"),
             "end_image_key": request.get("end_image_key"),
             "image_key": job.get("image_key"),
+            "priority": request.get("priority"),
         },
         "provider": {"task_id": task_id, "status": provider_status},
         "output": output,
@@ -55,7 +57,7 @@ def build_notification(*, job: dict, status: str, task_id: str | None, provider_
     }
 
 
-def message_attributes(notification: dict) -> dict:
+def message_attributes(notification: dict[str, Any]) -> dict[str, Any]:
     """SNS message attributes that subscribers can filter on."""
     mode = (notification.get("request") or {}).get("mode") or "UNKNOWN"
     error = notification.get("error") or {}

@@ -1,105 +1,143 @@
-"""Wires the steps to their real adapters, once per Lambda execution environment (lazily).
+"""Wires each function's step to its real adapters, once per Lambda execution environment (lazily).
 
-Handlers call these factories; tests build the steps with fakes instead.
+Handlers call these factories; tests build the steps with fakes instead. ``reset`` forgets every
+cached factory, settings and client at once (the local cloud calls it when it points the
+functions at a new endpoint).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache
+from typing import Any, BinaryIO
 
-import requests
-
+from i2v.aws import clients
+from i2v.aws.backlog import DynamoBacklog
 from i2v.aws.control_table import DynamoLeaseStore
+from i2v.aws.faults import is_transient
 from i2v.aws.jobs_table import JobsTable
 from i2v.aws.notifier import Notifier
-from i2v.aws.queue import SubmitQueue
 from i2v.aws.s3 import S3Bucket
 from i2v.aws.secrets import api_key
+from i2v.aws.waker import Waker
 from i2v.aws.workflow import Workflow
 from i2v.capacity import Capacity
+from i2v.errors import SubmissionInProgress
 from i2v.provider.client import HighwayClient
 from i2v.safe_url import UrlPolicy
-from i2v.settings import get_settings
+from i2v.settings import (
+    Capacity as CapacitySettings,
+)
+from i2v.settings import (
+    dispatch_settings,
+    intake_settings,
+    status_settings,
+    store_settings,
+)
 from i2v.steps.check_status import StatusDeps
+from i2v.steps.dispatch import DispatchDeps, Dispatcher
+from i2v.steps.intake import IntakeDeps
 from i2v.steps.store import StoreDeps
-from i2v.steps.submit import SubmitDeps, Submitter
-from i2v.video_transfer import copy_video
+from i2v.video_transfer import copy_video, pinned_session
 
 IDEMPOTENCY_DAYS = 7
 
 
-@lru_cache(maxsize=1)
-def provider_client() -> HighwayClient:
+def _provider_client(provider_url: str, secret: str | None) -> HighwayClient:
     """One client per environment, but not one key: the key is read on each call through the
     secret's cache, and re-read past the cache once when the provider refuses it (rotated)."""
-    s = get_settings()
-    secret = s.api_key_secret
-    return HighwayClient(s.provider_url, lambda: api_key(secret),
+    return HighwayClient(provider_url, lambda: api_key(secret),
                          reread_key=lambda: api_key(secret, force_fetch=True))
 
 
-@lru_cache(maxsize=1)
-def capacity() -> Capacity:
-    s = get_settings()
-    return Capacity(DynamoLeaseStore(s.control_table), s.max_in_flight, s.submits_per_minute, s.rate_window_seconds)
+def _capacity(table: str, settings: CapacitySettings) -> Capacity:
+    return Capacity(DynamoLeaseStore(table), settings.max_in_flight, settings.submits_per_minute,
+                    settings.rate_window_seconds)
 
 
-@lru_cache(maxsize=1)
-def jobs_table() -> JobsTable:
-    return JobsTable(get_settings().jobs_table)
+@cache
+def intake_deps() -> IntakeDeps:
+    s = intake_settings()
+    return IntakeDeps(settings=s, bucket=S3Bucket(s.bucket), jobs=JobsTable(s.jobs_table),
+                      backlog=DynamoBacklog(s.jobs_table, s.control_table), workflow=Workflow(s.state_machine_arn),
+                      is_transient=is_transient)
 
 
-@lru_cache(maxsize=1)
-def idempotency():
-    """Powertools idempotency keyed by job id: one provider submission per object version."""
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-    )
+@cache
+def intake_waker() -> Waker:
+    return Waker(intake_settings().wake_queue_url)
+
+
+@cache
+def idempotency() -> tuple[Any, Any]:
+    """Powertools idempotency keyed by job id and redrive: one provider submission per object version."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
     config = IdempotencyConfig(event_key_jmespath="[job_id, redrive]", raise_on_no_idempotency_key=True,
                                expires_after_seconds=IDEMPOTENCY_DAYS * 24 * 3600)
-    return config, DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
+    return config, DynamoDBPersistenceLayer(table_name=dispatch_settings().idempotency_table)
 
 
-@lru_cache(maxsize=1)
-def submitter() -> Submitter:
+def _idempotent_once() -> Callable[[Callable[[dict[str, Any]], dict[str, Any]], dict[str, Any]], dict[str, Any]]:
     from aws_lambda_powertools.utilities.idempotency import idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-    s = get_settings()
     config, layer = idempotency()
-    queue = SubmitQueue(s.queue_url)
-    holder: dict = {}
+    holder: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
     @idempotent_function(data_keyword_argument="payload", persistence_store=layer, config=config,
                          key_prefix="i2v-submit")
-    def submit_once(payload: dict) -> dict:
+    def submit_once(payload: dict[str, Any]) -> dict[str, Any]:
         return holder["fn"](payload)
 
-    def once(fn, payload):
+    def once(fn: Callable[[dict[str, Any]], dict[str, Any]], payload: dict[str, Any]) -> dict[str, Any]:
         holder["fn"] = fn
-        return submit_once(payload=payload)
+        try:
+            return dict(submit_once(payload=payload))
+        except IdempotencyAlreadyInProgressError as exc:
+            raise SubmissionInProgress(str(exc)) from None
 
-    deps = SubmitDeps(settings=s, bucket=S3Bucket(s.bucket), jobs=jobs_table(), workflow=Workflow(s.state_machine_arn),
-                      capacity=capacity(), client=provider_client, send_later=queue.send_later, once=once)
-    return Submitter(deps)
+    return once
 
 
-@lru_cache(maxsize=1)
+@cache
+def dispatcher() -> Dispatcher:
+    s = dispatch_settings()
+    client = cache(lambda: _provider_client(s.provider_url, s.api_key_secret))
+    waker = Waker(s.wake_queue_url)
+    return Dispatcher(DispatchDeps(
+        settings=s, backlog=DynamoBacklog(s.jobs_table, s.control_table), jobs=JobsTable(s.jobs_table),
+        capacity=_capacity(s.control_table, s.capacity), client=client, bucket=S3Bucket(s.bucket),
+        workflow=Workflow(s.state_machine_arn), wake_later=waker.wake_later, once=_idempotent_once()))
+
+
+@cache
 def status_deps() -> StatusDeps:
-    return StatusDeps(client=provider_client(), jobs=jobs_table(), time_scale=get_settings().time_scale)
+    s = status_settings()
+    return StatusDeps(client=_provider_client(s.provider_url, s.api_key_secret), jobs=JobsTable(s.jobs_table),
+                      time_scale=s.time_scale)
 
 
-@lru_cache(maxsize=1)
+@cache
 def store_deps() -> StoreDeps:
-    s = get_settings()
+    s = store_settings()
     policy = UrlPolicy(s.url_policy, s.provider_url)
-    from i2v.video_transfer import pinned_session  # connects only to the addresses the policy checked
+    session = pinned_session()  # connects only to the addresses the policy checked
 
-    session: requests.Session = pinned_session()
-
-    def copy(url, upload):
+    def copy(url: str, upload: Callable[[BinaryIO], None]) -> int:
         return copy_video(url, policy, upload, s.max_video_bytes, session)
 
-    return StoreDeps(bucket=S3Bucket(s.bucket), notifier=Notifier(s.topic_arn), jobs=jobs_table(),
-                     release_slot=capacity().release, copy_video=copy, download_url_ttl=s.download_url_ttl)
+    waker = Waker(s.wake_queue_url)
+    return StoreDeps(bucket=S3Bucket(s.bucket), notifier=Notifier(s.topic_arn), jobs=JobsTable(s.jobs_table),
+                     release_slot=_capacity(s.control_table, s.capacity).release, copy_video=copy,
+                     wake_dispatcher=waker.wake, download_url_ttl=s.download_url_ttl)
+
+
+_FACTORIES = (intake_deps, intake_waker, idempotency, dispatcher, status_deps, store_deps)
+
+
+def reset() -> None:
+    """Forget everything made so far: settings are read again and clients made again on next use."""
+    for factory in _FACTORIES:
+        factory.cache_clear()
+    clients.reset()

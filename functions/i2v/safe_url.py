@@ -17,7 +17,8 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from i2v import constants as c
-from i2v.errors import JobError, VideoTransferError
+from i2v.contracts.errors import JobError
+from i2v.errors import VideoTransferError
 
 Resolver = Callable[[str], list[str]]
 """host -> its addresses, in the order a connection should try them."""

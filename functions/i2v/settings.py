@@ -1,139 +1,221 @@
-"""Typed settings read from the environment at first use (not at import).
+"""Typed settings of each function, read from its environment at first use (not at import).
 
-A missing or malformed variable fails with the variable's name.
+Each function reads exactly the variables ``constants.FUNCTION_ENV`` gives it (the stack and the
+local cloud give it those and no others); asking for another one is a bug that fails at once. A
+missing or malformed variable fails with the variable's name.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from typing import Any
 
 from i2v import constants as c
+from i2v.contracts.errors import InvalidParameters
+from i2v.contracts.params import stack_defaults
 
 
 class SettingsError(RuntimeError):
     pass
 
 
-def _get(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
-    if value is None or value == "":
+class Env:
+    """The environment as one function may read it: its own variables plus the local-only ones."""
+
+    def __init__(self, function: str, environ: Mapping[str, str] | None = None) -> None:
+        self.function = function
+        self.allowed = frozenset(c.FUNCTION_ENV[function]) | frozenset(c.LOCAL_ONLY_ENV)
+        self.environ = os.environ if environ is None else environ
+
+    def raw(self, name: str) -> str | None:
+        if name not in self.allowed:
+            raise SettingsError(f"the {self.function} function reads {name}, which constants.FUNCTION_ENV does "
+                                "not give it; add it there so the stack and the local cloud set it")
+        value = self.environ.get(name)
+        return value if value not in (None, "") else None
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self.raw(name)
+        if value is not None:
+            return value
         if default is not None:
             return default
         raise SettingsError(f"environment variable {name} is required but not set")
-    return value
 
+    def integer(self, name: str, default: int, minimum: int = 1) -> int:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"environment variable {name} must be an integer, got {raw!r}") from None
+        if value < minimum:
+            raise SettingsError(f"environment variable {name} must be at least {minimum}, got {raw!r}")
+        return value
 
-def _int(name: str, default: int, minimum: int = 1) -> int:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"environment variable {name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"environment variable {name} must be at least {minimum}, got {raw!r}")
-    return value
+    def number(self, name: str, default: float) -> float:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"environment variable {name} must be a number, got {raw!r}") from None
+        if not value > 0:
+            raise SettingsError(f"environment variable {name} must be > 0, got {raw!r}")
+        return value
 
+    def prefix(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        return value if value.endswith("/") else value + "/"
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"environment variable {name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"environment variable {name} must be > 0, got {raw!r}")
-    return value
+    def defaults(self) -> dict[str, Any]:
+        raw = self.raw(c.ENV_DEFAULTS) or "{}"
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"environment variable {c.ENV_DEFAULTS} must be a JSON object: {exc}") from None
+        if not isinstance(value, dict):
+            raise SettingsError(f"environment variable {c.ENV_DEFAULTS} must be a JSON object")
+        try:
+            return stack_defaults(value)
+        except InvalidParameters as exc:
+            raise SettingsError(f"environment variable {c.ENV_DEFAULTS}: {exc.message}") from None
 
+    def url_policy(self) -> str:
+        policy = self.text(c.ENV_URL_POLICY, c.URL_POLICY_PUBLIC_HTTPS)
+        if policy not in (c.URL_POLICY_PUBLIC_HTTPS, c.URL_POLICY_LOOPBACK_HTTP):
+            raise SettingsError(f"environment variable {c.ENV_URL_POLICY} must be {c.URL_POLICY_PUBLIC_HTTPS!r} "
+                                f"or {c.URL_POLICY_LOOPBACK_HTTP!r}, got {policy!r}")
+        return policy
 
-def _prefix(name: str, default: str) -> str:
-    value = _get(name, default)
-    return value if value.endswith("/") else value + "/"
+    def time_scale(self) -> float:
+        return self.number(c.ENV_TIME_SCALE, 1.0)
 
 
 @dataclass(frozen=True)
-class Settings:
-    bucket: str
-    uploads_prefix: str
-    outputs_prefix: str
-    topic_arn: str
-    state_machine_arn: str
-    queue_url: str
-    jobs_table: str
-    idempotency_table: str
-    control_table: str
-    provider_url: str
-    api_key_secret: str | None
-    defaults: dict = field(default_factory=dict)
+class Capacity:
     max_in_flight: int = c.DEFAULT_MAX_IN_FLIGHT
     submits_per_minute: int = c.DEFAULT_SUBMITS_PER_MINUTE
+    time_scale: float = 1.0
+
+    @property
+    def rate_window_seconds(self) -> float:
+        return 60.0 / self.time_scale
+
+    @classmethod
+    def read(cls, env: Env) -> Capacity:
+        return cls(max_in_flight=env.integer(c.ENV_MAX_IN_FLIGHT, c.DEFAULT_MAX_IN_FLIGHT),
+                   submits_per_minute=env.integer(c.ENV_SUBMITS_PER_MINUTE, c.DEFAULT_SUBMITS_PER_MINUTE),
+                   time_scale=env.time_scale())
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    bucket: str
+    jobs_table: str
+    control_table: str
+    state_machine_arn: str
+    wake_queue_url: str
+    uploads_prefix: str = c.DEFAULT_UPLOADS_PREFIX
+    outputs_prefix: str = c.DEFAULT_OUTPUTS_PREFIX
+    defaults: dict[str, Any] = field(default_factory=lambda: stack_defaults({}))
+    time_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    bucket: str
+    jobs_table: str
+    control_table: str
+    idempotency_table: str
+    state_machine_arn: str
+    wake_queue_url: str
+    provider_url: str = c.DEFAULT_PROVIDER_URL
+    api_key_secret: str | None = None
+    capacity: Capacity = field(default_factory=Capacity)
     deadline_standard: int = c.DEFAULT_DEADLINE_STANDARD
     deadline_professional: int = c.DEFAULT_DEADLINE_PROFESSIONAL
-    time_scale: float = 1.0
-    url_policy: str = c.URL_POLICY_PUBLIC_HTTPS
-    max_video_bytes: int = c.DEFAULT_MAX_VIDEO_BYTES
-    download_url_ttl: int = c.DEFAULT_DOWNLOAD_URL_TTL
-    image_url_ttl: int = c.DEFAULT_IMAGE_URL_TTL
     submit_max_attempts: int = c.DEFAULT_SUBMIT_MAX_ATTEMPTS
+    image_url_ttl: int = c.DEFAULT_IMAGE_URL_TTL
+
+    @property
+    def time_scale(self) -> float:
+        return self.capacity.time_scale
 
     def deadline_for(self, mode: str) -> int:
         """Seconds from submission until the job fails with TIMED_OUT (already time-scaled)."""
         seconds = self.deadline_professional if mode == "Professional" else self.deadline_standard
         return max(1, int(seconds / self.time_scale))
 
-    @property
-    def rate_window_seconds(self) -> float:
-        return 60.0 / self.time_scale
+
+@dataclass(frozen=True)
+class StatusSettings:
+    jobs_table: str
+    provider_url: str = c.DEFAULT_PROVIDER_URL
+    api_key_secret: str | None = None
+    time_scale: float = 1.0
 
 
-def _defaults() -> dict:
-    raw = os.environ.get(c.ENV_DEFAULTS) or "{}"
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise SettingsError(f"environment variable {c.ENV_DEFAULTS} must be a JSON object: {exc}") from None
-    if not isinstance(value, dict):
-        raise SettingsError(f"environment variable {c.ENV_DEFAULTS} must be a JSON object")
-    return value
+@dataclass(frozen=True)
+class StoreSettings:
+    bucket: str
+    topic_arn: str
+    jobs_table: str
+    control_table: str
+    wake_queue_url: str
+    provider_url: str = c.DEFAULT_PROVIDER_URL
+    url_policy: str = c.URL_POLICY_PUBLIC_HTTPS
+    max_video_bytes: int = c.DEFAULT_MAX_VIDEO_BYTES
+    download_url_ttl: int = c.DEFAULT_DOWNLOAD_URL_TTL
+    capacity: Capacity = field(default_factory=Capacity)
 
 
-def load_settings() -> Settings:
-    policy = _get(c.ENV_URL_POLICY, c.URL_POLICY_PUBLIC_HTTPS)
-    if policy not in (c.URL_POLICY_PUBLIC_HTTPS, c.URL_POLICY_LOOPBACK_HTTP):
-        raise SettingsError(f"environment variable {c.ENV_URL_POLICY} must be "
-                            f"{c.URL_POLICY_PUBLIC_HTTPS!r} or {c.URL_POLICY_LOOPBACK_HTTP!r}, got {policy!r}")
-    return Settings(
-        bucket=_get(c.ENV_BUCKET),
-        uploads_prefix=_prefix(c.ENV_UPLOADS_PREFIX, c.DEFAULT_UPLOADS_PREFIX),
-        outputs_prefix=_prefix(c.ENV_OUTPUTS_PREFIX, c.DEFAULT_OUTPUTS_PREFIX),
-        topic_arn=_get(c.ENV_TOPIC_ARN),
-        state_machine_arn=_get(c.ENV_STATE_MACHINE_ARN),
-        queue_url=_get(c.ENV_QUEUE_URL),
-        jobs_table=_get(c.ENV_JOBS_TABLE),
-        idempotency_table=_get(c.ENV_IDEMPOTENCY_TABLE),
-        control_table=_get(c.ENV_CONTROL_TABLE),
-        provider_url=_get(c.ENV_PROVIDER_URL, c.DEFAULT_PROVIDER_URL).rstrip("/"),
-        api_key_secret=os.environ.get(c.ENV_API_KEY_SECRET) or None,
-        defaults=_defaults(),
-        max_in_flight=_int(c.ENV_MAX_IN_FLIGHT, c.DEFAULT_MAX_IN_FLIGHT),
-        submits_per_minute=_int(c.ENV_SUBMITS_PER_MINUTE, c.DEFAULT_SUBMITS_PER_MINUTE),
-        deadline_standard=_int(c.ENV_DEADLINE_STANDARD, c.DEFAULT_DEADLINE_STANDARD),
-        deadline_professional=_int(c.ENV_DEADLINE_PROFESSIONAL, c.DEFAULT_DEADLINE_PROFESSIONAL),
-        time_scale=_float(c.ENV_TIME_SCALE, 1.0),
-        url_policy=policy,
-        max_video_bytes=_int(c.ENV_MAX_VIDEO_BYTES, c.DEFAULT_MAX_VIDEO_BYTES),
-        download_url_ttl=_int(c.ENV_DOWNLOAD_URL_TTL, c.DEFAULT_DOWNLOAD_URL_TTL),
-        image_url_ttl=_int(c.ENV_IMAGE_URL_TTL, c.DEFAULT_IMAGE_URL_TTL),
-        submit_max_attempts=_int(c.ENV_SUBMIT_MAX_ATTEMPTS, c.DEFAULT_SUBMIT_MAX_ATTEMPTS),
-    )
+def _provider_url(env: Env) -> str:
+    return env.text(c.ENV_PROVIDER_URL, c.DEFAULT_PROVIDER_URL).rstrip("/")
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()
+def intake_settings(environ: Mapping[str, str] | None = None) -> IntakeSettings:
+    env = Env(c.FN_INTAKE, environ)
+    return IntakeSettings(
+        bucket=env.text(c.ENV_BUCKET), jobs_table=env.text(c.ENV_JOBS_TABLE),
+        control_table=env.text(c.ENV_CONTROL_TABLE), state_machine_arn=env.text(c.ENV_STATE_MACHINE_ARN),
+        wake_queue_url=env.text(c.ENV_WAKE_QUEUE_URL),
+        uploads_prefix=env.prefix(c.ENV_UPLOADS_PREFIX, c.DEFAULT_UPLOADS_PREFIX),
+        outputs_prefix=env.prefix(c.ENV_OUTPUTS_PREFIX, c.DEFAULT_OUTPUTS_PREFIX),
+        defaults=env.defaults(), time_scale=env.time_scale())
+
+
+def dispatch_settings(environ: Mapping[str, str] | None = None) -> DispatchSettings:
+    env = Env(c.FN_DISPATCH, environ)
+    return DispatchSettings(
+        bucket=env.text(c.ENV_BUCKET), jobs_table=env.text(c.ENV_JOBS_TABLE),
+        control_table=env.text(c.ENV_CONTROL_TABLE), idempotency_table=env.text(c.ENV_IDEMPOTENCY_TABLE),
+        state_machine_arn=env.text(c.ENV_STATE_MACHINE_ARN), wake_queue_url=env.text(c.ENV_WAKE_QUEUE_URL),
+        provider_url=_provider_url(env), api_key_secret=env.raw(c.ENV_API_KEY_SECRET),
+        capacity=Capacity.read(env),
+        deadline_standard=env.integer(c.ENV_DEADLINE_STANDARD, c.DEFAULT_DEADLINE_STANDARD),
+        deadline_professional=env.integer(c.ENV_DEADLINE_PROFESSIONAL, c.DEFAULT_DEADLINE_PROFESSIONAL),
+        submit_max_attempts=env.integer(c.ENV_SUBMIT_MAX_ATTEMPTS, c.DEFAULT_SUBMIT_MAX_ATTEMPTS),
+        image_url_ttl=env.integer(c.ENV_IMAGE_URL_TTL, c.DEFAULT_IMAGE_URL_TTL))
+
+
+def status_settings(environ: Mapping[str, str] | None = None) -> StatusSettings:
+    env = Env(c.FN_STATUS, environ)
+    return StatusSettings(jobs_table=env.text(c.ENV_JOBS_TABLE), provider_url=_provider_url(env),
+                          api_key_secret=env.raw(c.ENV_API_KEY_SECRET), time_scale=env.time_scale())
+
+
+def store_settings(environ: Mapping[str, str] | None = None) -> StoreSettings:
+    env = Env(c.FN_STORE, environ)
+    return StoreSettings(
+        bucket=env.text(c.ENV_BUCKET), topic_arn=env.text(c.ENV_TOPIC_ARN), jobs_table=env.text(c.ENV_JOBS_TABLE),
+        control_table=env.text(c.ENV_CONTROL_TABLE), wake_queue_url=env.text(c.ENV_WAKE_QUEUE_URL),
+        provider_url=_provider_url(env), url_policy=env.url_policy(),
+        max_video_bytes=env.integer(c.ENV_MAX_VIDEO_BYTES, c.DEFAULT_MAX_VIDEO_BYTES),
+        download_url_ttl=env.integer(c.ENV_DOWNLOAD_URL_TTL, c.DEFAULT_DOWNLOAD_URL_TTL),
+        capacity=Capacity.read(env))

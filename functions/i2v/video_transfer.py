@@ -22,7 +22,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from i2v.errors import JobError, VideoTransferError
+from i2v.contracts.errors import JobError
+from i2v.errors import VideoTransferError
 from i2v.safe_url import UnsafeUrl, UrlPolicy
 
 CHUNK = 1024 * 1024

@@ -10,7 +10,7 @@ as JSON text). A bad value fails synth with a message that names the knob.
 | bucketName                    | (absent: create a bucket)   | existing bucket to use for uploads and outputs     |
 | uploadsPrefix                 | uploads/                    | where users drop images and job files              |
 | outputsPrefix                 | outputs/                    | where videos and manifests go                      |
-| defaults                      | see DEFAULT_JOB_DEFAULTS    | stack-wide job parameters (lowest precedence)      |
+| defaults                      | i2v.contracts.params        | stack-wide job parameters (lowest precedence)      |
 | maxInFlight                   | 10                          | provider tasks running at once                     |
 | submitsPerMinute              | 20                          | provider submissions per minute                    |
 | deadlineStandardSeconds       | 900                         | a Standard job fails with TIMED_OUT after this     |
@@ -21,8 +21,8 @@ as JSON text). A bad value fails synth with a message that names the knob.
 | removalPolicy                 | retain                      | retain or destroy the data (bucket, tables, ...)   |
 | apiKeySecretName              | (absent: create a secret)   | existing Secrets Manager secret with the API key   |
 | providerUrl                   | https://api.highwayapi.ai   | provider base URL (https only)                     |
-| lambdaMemoryMb                | submit 512, status 256,     | memory per function (object; keys may be omitted)  |
-|                               | store 1024                  |                                                    |
+| lambdaMemoryMb                | intake 512, dispatch 512,   | memory per function (object; keys may be omitted)  |
+|                               | status 256, store 1024      |                                                    |
 | maxVideoBytes                 | 536870912 (512 MiB)         | the store function refuses larger videos           |
 | queueAgeAlarmSeconds          | 3600                        | alarm when the oldest upload waits longer          |
 """
@@ -30,13 +30,15 @@ as JSON text). A bad value fails synth with a message that names the knob.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from i2v import constants as c
+from i2v.contracts.errors import InvalidParameters
+from i2v.contracts.params import stack_defaults
+from i2v_infra.resources import FUNCTIONS
 
 
 class ConfigError(ValueError):
@@ -50,14 +52,7 @@ MIN_DEADLINE_SECONDS = 60
 DEFAULT_STACK_NAME = "I2VPipeline"
 DEFAULT_LOG_RETENTION_DAYS = 30
 DEFAULT_QUEUE_AGE_ALARM_SECONDS = 3600
-DEFAULT_LAMBDA_MEMORY_MB: Mapping[str, int] = {"submit": 512, "status": 256, "store": 1024}
-DEFAULT_JOB_DEFAULTS: Mapping[str, Any] = {
-    "prompt": c.DEFAULT_PROMPT,
-    "negative_prompt": "",
-    "mode": c.DEFAULT_MODE,
-    "duration": c.DEFAULT_DURATION,
-    "guidance_scale": c.DEFAULT_GUIDANCE_SCALE,
-}
+DEFAULT_LAMBDA_MEMORY_MB: Mapping[str, int] = {name: spec.memory_mb for name, spec in FUNCTIONS.items()}
 # The retention values CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                       2557, 2922, 3288, 3653)
@@ -78,7 +73,7 @@ class AppConfig:
     bucket_name: str | None = None
     uploads_prefix: str = c.DEFAULT_UPLOADS_PREFIX
     outputs_prefix: str = c.DEFAULT_OUTPUTS_PREFIX
-    defaults: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_JOB_DEFAULTS))
+    defaults: Mapping[str, Any] = field(default_factory=lambda: stack_defaults({}))
     max_in_flight: int = c.DEFAULT_MAX_IN_FLIGHT
     submits_per_minute: int = c.DEFAULT_SUBMITS_PER_MINUTE
     deadline_standard_seconds: int = c.DEFAULT_DEADLINE_STANDARD
@@ -213,33 +208,11 @@ def _known_object(get: Callable[[str], Any], knob: str, allowed: Iterable[str]) 
 
 
 def _job_defaults(get: Callable[[str], Any]) -> dict[str, Any]:
-    knob = "defaults"
-    given = _known_object(get, knob, DEFAULT_JOB_DEFAULTS)
-    merged = {**DEFAULT_JOB_DEFAULTS, **given}
-    prompt, negative = merged["prompt"], merged["negative_prompt"]
-    if not isinstance(prompt, str) or not 1 <= len(prompt) <= c.PROMPT_MAX:
-        raise ConfigError(f"context knob {knob!r}: prompt must be 1..{c.PROMPT_MAX} characters")
-    if not isinstance(negative, str) or len(negative) > c.PROMPT_MAX:
-        raise ConfigError(f"context knob {knob!r}: negative_prompt must be 0..{c.PROMPT_MAX} characters")
-    if merged["mode"] not in c.MODES:
-        raise ConfigError(f"context knob {knob!r}: mode must be one of {', '.join(c.MODES)}, "
-                          f"got {merged['mode']!r}")
-    duration = merged["duration"]
-    if isinstance(duration, str) and duration.strip().isdigit():
-        duration = int(duration)
-    if isinstance(duration, bool) or not isinstance(duration, int) or duration not in c.DURATIONS:
-        raise ConfigError(f"context knob {knob!r}: duration must be one of {c.DURATIONS}, "
-                          f"got {merged['duration']!r}")
-    raw_guidance = merged["guidance_scale"]
+    """The stack-wide job defaults, checked by the very rules every job is checked by at run time."""
     try:
-        guidance = float("nan" if isinstance(raw_guidance, bool) else raw_guidance)
-    except (TypeError, ValueError):
-        guidance = float("nan")
-    if math.isnan(guidance):
-        raise ConfigError(f"context knob {knob!r}: guidance_scale must be a number, got {raw_guidance!r}")
-    if not 0.0 <= guidance <= 1.0:
-        raise ConfigError(f"context knob {knob!r}: guidance_scale must be between 0 and 1, got {guidance}")
-    return {**merged, "duration": duration, "guidance_scale": guidance}
+        return stack_defaults(_object(get, "defaults") or {})
+    except InvalidParameters as exc:
+        raise ConfigError(f"context knob 'defaults': {exc.message}") from None
 
 
 def _log_retention(get: Callable[[str], Any]) -> int:

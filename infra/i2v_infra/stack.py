@@ -1,7 +1,7 @@
 """The stack: wires the constructs in the order of the diagram and grants each function its needs.
 
-S3 upload -> queue -> submit -> workflow (status) -> store -> S3 + SNS; tables, the API key secret and
-monitoring beside them.
+S3 upload -> queue -> intake -> backlog -> dispatch -> workflow (status) -> store -> S3 + SNS; tables,
+the API key secret and monitoring beside them.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 
 import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -16,7 +18,7 @@ from constructs import Construct
 from i2v import constants as c
 from i2v_infra.bundling import function_code
 from i2v_infra.config import AppConfig
-from i2v_infra.constructs.functions import SUBMIT, PipelineFunctions
+from i2v_infra.constructs.functions import PipelineFunctions
 from i2v_infra.constructs.monitoring import Monitoring
 from i2v_infra.constructs.notifications import Notifications
 from i2v_infra.constructs.queue import JobQueue
@@ -24,6 +26,15 @@ from i2v_infra.constructs.secret import ApiKeySecret
 from i2v_infra.constructs.storage import Storage
 from i2v_infra.constructs.tables import Tables
 from i2v_infra.constructs.workflow import Workflow
+from i2v_infra.resources import (
+    FUNCTIONS,
+    OUTPUT_DLQ_URL,
+    OUTPUT_JOBS_TABLE,
+    OUTPUT_QUEUE_URL,
+    STATE_MACHINE_SUFFIX,
+    TABLES,
+    Environment,
+)
 
 _R = logs.RetentionDays
 RETENTION_BY_DAYS = {
@@ -42,7 +53,7 @@ class PipelineStack(cdk.Stack):
         removal = cdk.RemovalPolicy.DESTROY if config.destroy_on_delete else cdk.RemovalPolicy.RETAIN
         retention = RETENTION_BY_DAYS[config.log_retention_days]
 
-        queue = JobQueue(self, "Queue", consumer_timeout=SUBMIT.timeout)
+        queue = JobQueue(self, "Queue")
         storage = Storage(self, "Storage", bucket_name=config.bucket_name, uploads_prefix=config.uploads_prefix,
                           outputs_prefix=config.outputs_prefix, removal_policy=removal,
                           access_log_days=max(config.log_retention_days, 90))
@@ -54,57 +65,32 @@ class PipelineStack(cdk.Stack):
 
         # The workflow needs the status and store functions' ARNs, and every function's settings
         # need the workflow's ARN: the state machine gets a fixed name, so its ARN is known up front.
-        state_machine_name = f"{self.stack_name}-Pipeline"
+        state_machine_name = f"{self.stack_name}{STATE_MACHINE_SUFFIX}"
         state_machine_arn = self.format_arn(service="states", resource="stateMachine",
                                             resource_name=state_machine_name,
                                             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
-        environment = {
-            c.ENV_BUCKET: storage.bucket.bucket_name,
-            c.ENV_UPLOADS_PREFIX: config.uploads_prefix,
-            c.ENV_OUTPUTS_PREFIX: config.outputs_prefix,
-            c.ENV_TOPIC_ARN: notifications.topic.topic_arn,
-            c.ENV_STATE_MACHINE_ARN: state_machine_arn,
-            c.ENV_QUEUE_URL: queue.queue.queue_url,
-            c.ENV_JOBS_TABLE: tables.jobs.table_name,
-            c.ENV_IDEMPOTENCY_TABLE: tables.idempotency.table_name,
-            c.ENV_CONTROL_TABLE: tables.control.table_name,
-            c.ENV_API_KEY_SECRET: api_key.reference,  # where the key is, never the key
-            c.ENV_PROVIDER_URL: config.provider_url,
-            c.ENV_DEFAULTS: json.dumps(dict(config.defaults), separators=(",", ":")),
-            c.ENV_MAX_IN_FLIGHT: str(config.max_in_flight),
-            c.ENV_SUBMITS_PER_MINUTE: str(config.submits_per_minute),
-            c.ENV_DEADLINE_STANDARD: str(config.deadline_standard_seconds),
-            c.ENV_DEADLINE_PROFESSIONAL: str(config.deadline_professional_seconds),
-            c.ENV_URL_POLICY: c.URL_POLICY_PUBLIC_HTTPS,
-            c.ENV_MAX_VIDEO_BYTES: str(config.max_video_bytes),
-            "POWERTOOLS_SERVICE_NAME": c.SERVICE_NAME,
-            "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,
-        }
-        functions = PipelineFunctions(self, "Functions", code=code or function_code(), environment=environment,
+        functions = PipelineFunctions(self, "Functions", code=code or function_code(),
+                                      environment=self._environment(config, storage, queue, tables, api_key,
+                                                                    notifications, state_machine_arn),
                                       memory_mb=config.lambda_memory_mb, log_retention=retention,
                                       removal_policy=removal)
-        functions.submit.add_event_source(queue.event_source())
+        for spec in FUNCTIONS.values():
+            if spec.trigger:
+                functions.by_name[spec.name].add_event_source(queue.event_source(spec.trigger))
+            if spec.schedule_seconds:
+                events.Rule(self, f"{spec.construct_id}Schedule",
+                            description=f"i2v: wakes the {spec.name} function as a safety net",
+                            schedule=events.Schedule.rate(cdk.Duration.seconds(spec.schedule_seconds)),
+                            targets=[targets.LambdaFunction(functions.by_name[spec.name], retry_attempts=0)])
         workflow = Workflow(self, "Workflow", state_machine_name=state_machine_name,
                             status_function=functions.status, store_function=functions.store,
                             log_retention=retention, removal_policy=removal)
-
-        # submit: read the upload, take from / put back on its queue, start the workflow.
-        storage.grant_read_uploads(functions.submit)
-        queue.grant_send(functions.submit)
-        workflow.grant_start(functions.submit)
-        tables.grant_read_write(functions.submit, tables.jobs, tables.idempotency, tables.control)
-        api_key.grant_read(functions.submit)
-        # status: ask the provider, record progress.
-        api_key.grant_read(functions.status)
-        tables.grant_read_write(functions.status, tables.jobs)
-        # store: write the video and manifest, release the in-flight slot, notify.
-        storage.grant_write_outputs(functions.store)
-        tables.grant_read_write(functions.store, tables.jobs, tables.control)
-        notifications.grant_publish(functions.store)
+        self._grant(functions, storage, queue, tables, api_key, notifications, workflow)
 
         monitoring = Monitoring(self, "Monitoring", queue=queue.queue, dead_letters=queue.dead_letters,
                                 state_machine=workflow.state_machine, functions=functions.all,
-                                provider_log_groups={name: functions.log_groups[name] for name in ("submit", "status")},
+                                provider_log_groups={name: functions.log_groups[name]
+                                                     for name in (c.FN_DISPATCH, c.FN_STATUS)},
                                 alarm_email=config.alarm_email,
                                 queue_age_alarm_seconds=config.queue_age_alarm_seconds,
                                 dashboard_name=f"{self.stack_name}-{cdk.Aws.REGION}", removal_policy=removal)
@@ -116,12 +102,65 @@ class PipelineStack(cdk.Stack):
             "TopicArn": (notifications.topic.topic_arn, "Job notifications (i2v.notification/v1)"),
             "AlarmTopicArn": (monitoring.alarm_topic.topic_arn, "Operator alarms"),
             "StateMachineArn": (workflow.state_machine.state_machine_arn, "Per-job workflow"),
-            "QueueUrl": (queue.queue.queue_url, "Upload events waiting for submission"),
-            "DeadLetterQueueUrl": (queue.dead_letters.queue_url, "Uploads that failed submission 5 times"),
-            "JobsTableName": (tables.jobs.table_name, "One record per job"),
+            OUTPUT_QUEUE_URL: (queue.queue.queue_url, "Upload events waiting for the intake function"),
+            OUTPUT_DLQ_URL: (queue.dead_letters.queue_url, "Upload events that failed intake 5 times"),
+            OUTPUT_JOBS_TABLE: (tables.jobs.table_name, "One record per job; waiting jobs form the backlog"),
             "ApiKeySecretName": (api_key.secret_name,
                                  "Secrets Manager secret holding the HighwayAPI key (its name only)"),
             "DashboardName": (monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
         }
         for output_id, (value, description) in outputs.items():
             cdk.CfnOutput(self, output_id, value=value, description=description)
+
+    def _environment(self, config: AppConfig, storage: Storage, queue: JobQueue, tables: Tables,
+                     api_key: ApiKeySecret, notifications: Notifications, state_machine_arn: str) -> Environment:
+        """Every value a function may read; each function is given only its own (i2v.constants.FUNCTION_ENV)."""
+        return Environment({
+            c.ENV_BUCKET: storage.bucket.bucket_name,
+            c.ENV_UPLOADS_PREFIX: config.uploads_prefix,
+            c.ENV_OUTPUTS_PREFIX: config.outputs_prefix,
+            c.ENV_TOPIC_ARN: notifications.topic.topic_arn,
+            c.ENV_STATE_MACHINE_ARN: state_machine_arn,
+            c.ENV_WAKE_QUEUE_URL: queue.wake.queue_url,
+            **{spec.env: tables.by_name[name].table_name for name, spec in TABLES.items()},
+            c.ENV_API_KEY_SECRET: api_key.reference,  # where the key is, never the key
+            c.ENV_PROVIDER_URL: config.provider_url,
+            c.ENV_DEFAULTS: json.dumps(dict(config.defaults), separators=(",", ":")),
+            c.ENV_MAX_IN_FLIGHT: str(config.max_in_flight),
+            c.ENV_SUBMITS_PER_MINUTE: str(config.submits_per_minute),
+            c.ENV_DEADLINE_STANDARD: str(config.deadline_standard_seconds),
+            c.ENV_DEADLINE_PROFESSIONAL: str(config.deadline_professional_seconds),
+            c.ENV_URL_POLICY: c.URL_POLICY_PUBLIC_HTTPS,
+            c.ENV_MAX_VIDEO_BYTES: str(config.max_video_bytes),
+            c.ENV_SUBMIT_MAX_ATTEMPTS: str(c.DEFAULT_SUBMIT_MAX_ATTEMPTS),
+            c.ENV_IMAGE_URL_TTL: str(c.DEFAULT_IMAGE_URL_TTL),
+            c.ENV_DOWNLOAD_URL_TTL: str(c.DEFAULT_DOWNLOAD_URL_TTL),
+            c.ENV_POWERTOOLS_SERVICE: c.SERVICE_NAME,
+            c.ENV_POWERTOOLS_NAMESPACE: c.METRICS_NAMESPACE,
+        })
+
+    @staticmethod
+    def _grant(functions: PipelineFunctions, storage: Storage, queue: JobQueue, tables: Tables,
+               api_key: ApiKeySecret, notifications: Notifications, workflow: Workflow) -> None:
+        """Each function gets exactly what its step does."""
+        # intake: read the upload, park it (jobs + the backlog counter), start the failure report of a bad one.
+        storage.grant_read_uploads(functions.intake)
+        tables.grant_read_write(functions.intake, tables.jobs, tables.control)
+        workflow.grant_start(functions.intake)
+        queue.grant_wake(functions.intake)
+        # dispatch: claim from the backlog, take capacity, submit once (secret, idempotency), presign the
+        # validated image version, start the workflow (or see that it ended), wake itself later.
+        storage.grant_read_uploads(functions.dispatch)
+        tables.grant_read_write(functions.dispatch, tables.jobs, tables.control, tables.idempotency)
+        api_key.grant_read(functions.dispatch)
+        workflow.grant_start(functions.dispatch)
+        workflow.grant_describe_executions(functions.dispatch)
+        queue.grant_wake(functions.dispatch)
+        # status: ask the provider, record progress.
+        api_key.grant_read(functions.status)
+        tables.grant_read_write(functions.status, tables.jobs)
+        # store: write the video and manifest, give back the slot and wake the dispatcher, notify.
+        storage.grant_write_outputs(functions.store)
+        tables.grant_read_write(functions.store, tables.jobs, tables.control)
+        queue.grant_wake(functions.store)
+        notifications.grant_publish(functions.store)

@@ -1,85 +1,82 @@
-"""The embedded local cloud: moto's server on 127.0.0.1 wired like the CDK stack.
+"""The embedded local cloud: moto's server on 127.0.0.1, provisioned from the same resource description
+as the CDK stack, with the real handlers run in-process.
 
-S3 (uploads) -> SQS (with DLQ) -> submit handler; Step Functions runs the same ASL file as AWS
-and invokes the status and store handlers in-process; SNS fans notifications out to a queue the
-command line reads. Started and stopped by the command that needs it; nothing is left running.
+S3 (uploads) -> SQS (with DLQ) -> intake -> backlog -> dispatch (woken by its queue and a schedule);
+Step Functions runs the same ASL file as AWS and invokes the status and store handlers; SNS fans
+notifications out to a queue the command line reads. Started and stopped by the command that needs
+it; nothing is left running.
 """
 
 from __future__ import annotations
 
-import functools
-import io
 import json
 import logging
 import os
 import random
 import threading
-import time
 import warnings
-import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import requests
 
 from i2v import constants as c
+from i2v import runtime
+from i2v_infra.resources import FUNCTIONS, LOCAL_BUCKET, Environment
+from i2v_local.event_sources import QueuePoller, Schedule
 from i2v_local.lambda_runner import InProcessLambdas
+from i2v_local.log_sink import LogSink
+from i2v_local.moto_patches import patch_s3_events
+from i2v_local.provision import Provisioned, provision
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-ASL_PATH = Path(__file__).resolve().parent.parent / "i2v_infra" / "workflow" / "pipeline.asl.json"
-HANDLERS = {
-    "submit": ("i2v-submit", "i2v.handlers.submit.handler", 60.0),
-    "status": ("i2v-status", "i2v.handlers.status.handler", 30.0),
-    "store": ("i2v-store", "i2v.handlers.store.handler", 300.0),
-}
-MAX_RECEIVE_COUNT = 5
-DUPLICATE_ATTRIBUTE = "i2v-local-duplicate-of"
-VISIBILITY_TIMEOUT = 30
-_DISCARD = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - process-long sink for late log lines  # seconds; a failed batch item is seen again after this (scaled by the run)
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 
 
 @dataclass
 class CloudConfig:
-    bucket: str = "i2v-local"
+    bucket: str = LOCAL_BUCKET
     uploads_prefix: str = c.DEFAULT_UPLOADS_PREFIX
     outputs_prefix: str = c.DEFAULT_OUTPUTS_PREFIX
     provider_url: str = c.DEFAULT_PROVIDER_URL
     time_scale: float = 1.0
     max_in_flight: int = c.DEFAULT_MAX_IN_FLIGHT
     submits_per_minute: int = c.DEFAULT_SUBMITS_PER_MINUTE
-    defaults: dict = field(default_factory=dict)
-    duplicate_delivery: float = 0.0  # probability that each queue message is delivered twice
-    visibility_timeout: int = VISIBILITY_TIMEOUT
+    defaults: dict[str, Any] = field(default_factory=dict)
+    duplicate_delivery: float = 0.0  # probability that each upload event is delivered twice
+    visibility_timeout: int | None = None  # None: the description's (6x the function timeout), real seconds
     log_path: Path | None = None
-    extra_env: dict = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
     port: int = 0  # 0: any free port
-    function_timeouts: dict = field(default_factory=dict)  # e.g. {"submit": 3.0}: shorter in-progress windows
+    function_timeouts: dict[str, float] = field(default_factory=dict)  # e.g. {"dispatch": 3.0}
+    versioned: bool = True  # False: a bucket without versioning (jobs pin the ETag instead)
 
 
 class LocalCloud:
     def __init__(self, config: CloudConfig | None = None) -> None:
         self.config = config or CloudConfig()
         self.lambdas = InProcessLambdas()
-        self._server = None
-        self._undo_patch = None
+        self._server: Any = None
+        self._undo: list[Callable[[], None]] = []
         self._saved_env: dict[str, str | None] = {}
         self._stop = threading.Event()
-        self._poller: threading.Thread | None = None
-        self._rng = random.Random(self.config.seed)
-        self._log_stream = None
+        self._threads: list[threading.Thread] = []
+        self._logs = LogSink(self.config.log_path)
         self.endpoint = ""
-        self.delivered = 0
-        self.duplicated = 0
+        self.resources: Provisioned | None = None
+        self.uploads_poller: QueuePoller | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def __enter__(self) -> LocalCloud:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def start(self) -> None:
@@ -91,204 +88,132 @@ class LocalCloud:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.port, verbose=False)
         self._server.start()
-        host, port = self._server.get_host_and_port()
+        _host, port = self._server.get_host_and_port()
         self.endpoint = f"http://127.0.0.1:{port}"
-        self._set_env({
-            "AWS_ENDPOINT_URL": self.endpoint, "MOTO_PORT": str(port), "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local", "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
-        })
+        self._set_env({"AWS_ENDPOINT_URL": self.endpoint, "MOTO_PORT": str(port), **LOCAL_CREDENTIALS,
+                       "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true"})
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
-        self._undo_patch = self.lambdas.patch_moto()
-        self._provision()
-        self._quiet_logs()
-        self._reset_function_caches()
-        self._poller = threading.Thread(target=self._poll_queue, name="i2v-sqs-poller", daemon=True)
-        self._poller.start()
+        self._undo += [self.lambdas.patch_moto(), patch_s3_events()]
+        cfg = self.config
+        self.resources = provision(self.client, self.lambdas, bucket=cfg.bucket, uploads_prefix=cfg.uploads_prefix,
+                                   visibility_timeout=cfg.visibility_timeout, function_timeouts=cfg.function_timeouts,
+                                   versioned=cfg.versioned)
+        self._set_env(self.environment())
+        os.environ.pop(c.ENV_API_KEY_SECRET, None)
+        self._logs.open()
+        runtime.reset()
+        self._start_event_sources()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._poller:
-            self._poller.join(timeout=15)
-        if self._undo_patch:
-            self._undo_patch()
+        for thread in self._threads:
+            thread.join(timeout=15)
+        for undo in reversed(self._undo):
+            undo()
+        self._undo.clear()
         if self._server:
             self._server.stop()
-        if self._log_stream:
-            # Workflow threads may still log after the server stops: point them at a sink that stays open.
-            self._point_logs_at(_DISCARD)
-            self._log_stream.close()
-            self._log_stream = None
+        self._logs.close()
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        self._reset_function_caches()
+        runtime.reset()
 
-    def _set_env(self, values: dict) -> None:
+    def _set_env(self, values: dict[str, str]) -> None:
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = str(value)
 
-    def client(self, service: str):
-        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)
-
-    # -- resources, as the CDK stack makes them -----------------------------------------------
-    def _provision(self) -> None:
-        cfg = self.config
-        s3, sqs, sns, ddb, sfn, lam = (self.client(n) for n in ("s3", "sqs", "sns", "dynamodb", "stepfunctions",
-                                                                 "lambda"))
-        s3.create_bucket(Bucket=cfg.bucket)
-        s3.put_bucket_versioning(Bucket=cfg.bucket, VersioningConfiguration={"Status": "Enabled"})
-        self.dlq_url = sqs.create_queue(QueueName="i2v-uploads-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        self.queue_url = sqs.create_queue(QueueName="i2v-uploads", Attributes={
-            "VisibilityTimeout": str(cfg.visibility_timeout),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
-        })["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        s3.put_bucket_notification_configuration(Bucket=cfg.bucket, NotificationConfiguration={
-            "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"],
-                                     "Filter": {"Key": {"FilterRules": [{"Name": "prefix",
-                                                                          "Value": cfg.uploads_prefix}]}}}]})
-        self.topic_arn = sns.create_topic(Name="i2v-notifications")["TopicArn"]
-        self.notifications_url = sqs.create_queue(QueueName="i2v-notifications-inbox")["QueueUrl"]
-        inbox_arn = sqs.get_queue_attributes(QueueUrl=self.notifications_url,
-                                             AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=inbox_arn)
-        self.tables = {"jobs": "i2v-jobs", "idempotency": "i2v-idempotency", "control": "i2v-control"}
-        for logical, name in self.tables.items():
-            key = {"jobs": "job_id", "idempotency": "id", "control": "pk"}[logical]
-            ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                             KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
-        role = self.client("iam").create_role(RoleName="i2v-local", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-        zipped = io.BytesIO()
-        with zipfile.ZipFile(zipped, "w") as zf:
-            zf.writestr("handler.py", "# runs in-process, see i2v_local.lambda_runner\n")
-        arns = {}
-        for logical, (name, handler, timeout) in HANDLERS.items():
-            timeout = float(cfg.function_timeouts.get(logical, timeout))
-            arns[logical] = lam.create_function(FunctionName=name, Runtime="python3.13", Role=role, Handler=handler,
-                                                Code={"ZipFile": zipped.getvalue()}, Timeout=int(timeout),
-                                                Architectures=["arm64"])["FunctionArn"]
-            self.lambdas.register(name, handler, timeout)
-        definition = ASL_PATH.read_text().replace("${StatusFunctionArn}", arns["status"]).replace(
-            "${StoreFunctionArn}", arns["store"])
-        self.state_machine_arn = sfn.create_state_machine(name="i2v-pipeline", definition=definition,
-                                                          roleArn=role)["stateMachineArn"]
-        self._set_env({
+    def environment(self) -> dict[str, str]:
+        """The union of the functions' environments (they share one process), as the stack would set them."""
+        made, cfg = self.resources, self.config
+        assert made is not None
+        values = Environment({
             c.ENV_BUCKET: cfg.bucket, c.ENV_UPLOADS_PREFIX: cfg.uploads_prefix, c.ENV_OUTPUTS_PREFIX: cfg.outputs_prefix,
-            c.ENV_TOPIC_ARN: self.topic_arn, c.ENV_STATE_MACHINE_ARN: self.state_machine_arn,
-            c.ENV_QUEUE_URL: self.queue_url, c.ENV_JOBS_TABLE: self.tables["jobs"],
-            c.ENV_IDEMPOTENCY_TABLE: self.tables["idempotency"], c.ENV_CONTROL_TABLE: self.tables["control"],
+            c.ENV_TOPIC_ARN: made.topic_arn, c.ENV_STATE_MACHINE_ARN: made.state_machine_arn,
+            c.ENV_WAKE_QUEUE_URL: made.queue_urls["wake"],
+            **{spec_env: made.tables[name] for name, spec_env in _table_env().items()},
             c.ENV_PROVIDER_URL: cfg.provider_url, c.ENV_DEFAULTS: json.dumps(cfg.defaults),
-            c.ENV_MAX_IN_FLIGHT: cfg.max_in_flight, c.ENV_SUBMITS_PER_MINUTE: cfg.submits_per_minute,
-            c.ENV_TIME_SCALE: cfg.time_scale, c.ENV_URL_POLICY: c.URL_POLICY_LOOPBACK_HTTP,
-            "POWERTOOLS_SERVICE_NAME": c.SERVICE_NAME, "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,
-            **cfg.extra_env,
+            c.ENV_MAX_IN_FLIGHT: str(cfg.max_in_flight), c.ENV_SUBMITS_PER_MINUTE: str(cfg.submits_per_minute),
+            c.ENV_DEADLINE_STANDARD: str(c.DEFAULT_DEADLINE_STANDARD),
+            c.ENV_DEADLINE_PROFESSIONAL: str(c.DEFAULT_DEADLINE_PROFESSIONAL),
+            c.ENV_URL_POLICY: c.URL_POLICY_LOOPBACK_HTTP, c.ENV_MAX_VIDEO_BYTES: str(c.DEFAULT_MAX_VIDEO_BYTES),
+            c.ENV_SUBMIT_MAX_ATTEMPTS: str(c.DEFAULT_SUBMIT_MAX_ATTEMPTS),
+            c.ENV_IMAGE_URL_TTL: str(c.DEFAULT_IMAGE_URL_TTL), c.ENV_DOWNLOAD_URL_TTL: str(c.DEFAULT_DOWNLOAD_URL_TTL),
+            c.ENV_POWERTOOLS_SERVICE: c.SERVICE_NAME, c.ENV_POWERTOOLS_NAMESPACE: c.METRICS_NAMESPACE,
         })
-        os.environ.pop(c.ENV_API_KEY_SECRET, None)
+        union: dict[str, str] = {}
+        for name in FUNCTIONS:
+            union.update(values.for_function(name))
+        return {**union, c.ENV_TIME_SCALE: str(cfg.time_scale), "POWERTOOLS_TRACE_DISABLED": "true",
+                **cfg.extra_env}
 
-    def _quiet_logs(self) -> None:
-        """Lambda logs go to a file (or nowhere), never to the command line's stdout."""
+    def function_environment(self, name: str) -> dict[str, str]:
+        """What one function is given (for comparing with the synthesized template)."""
+        env = self.environment()
+        return {k: env[k] for k in c.FUNCTION_ENV[name] if k in env}
 
-        target = self.config.log_path
-        if target:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            stream = open(target, "a", encoding="utf-8")  # noqa: SIM115 - closed in stop()
-        else:
-            stream = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
-        self._point_logs_at(stream)
-        self._log_stream = stream
+    def _start_event_sources(self) -> None:
+        made, cfg = self.resources, self.config
+        assert made is not None
+        rng = random.Random(cfg.seed)
+        for spec in FUNCTIONS.values():
+            if spec.trigger:
+                queue = next(k for k, q in _queues().items() if q == spec.trigger.queue)
+                poller = QueuePoller(self.client("sqs"), made.queue_urls[queue], spec.local_name, self.lambdas,
+                                     self._stop, batch_size=spec.trigger.batch_size,
+                                     duplicate_delivery=cfg.duplicate_delivery if queue == "uploads" else 0.0,
+                                     rng=rng)
+                if queue == "uploads":
+                    self.uploads_poller = poller
+                self._threads.append(poller)
+            if spec.schedule_seconds:
+                self._threads.append(Schedule(spec.local_name, spec.schedule_seconds / cfg.time_scale, self.lambdas,
+                                              self._stop))
+        for thread in self._threads:
+            thread.start()
 
-    @staticmethod
-    def _point_logs_at(stream) -> None:
-        from aws_lambda_powertools.metrics import base as single_metrics
-        from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as emf
-
-        from i2v.observability import logger
-
-        for handler in logging.getLogger(logger.name).handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(stream)
-        # Powertools prints metrics (EMF, and single metrics) with print(); send them to the same
-        # place as the logs, never to the command line's stdout.
-        for module in (emf, single_metrics):
-            module.print = functools.partial(print, file=stream, flush=True)
-
-    @staticmethod
-    def _reset_function_caches() -> None:
-        from i2v import runtime, settings
-        from i2v.aws import clients
-
-        settings.get_settings.cache_clear()
-        clients.client.cache_clear()
-        clients.resource.cache_clear()
-        for factory in (runtime.provider_client, runtime.capacity, runtime.jobs_table, runtime.idempotency,
-                        runtime.submitter, runtime.status_deps, runtime.store_deps):
-            factory.cache_clear()
-
-    # -- the SQS event source mapping, as Lambda's poller does it -----------------------------
-    def _poll_queue(self) -> None:
-        sqs = self.client("sqs")
-        name = HANDLERS["submit"][0]
-        while not self._stop.is_set():
-            try:
-                reply = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                            AttributeNames=["All"], MessageAttributeNames=["All"])
-            except Exception:  # server stopping
-                if self._stop.is_set():
-                    return
-                time.sleep(0.2)
-                continue
-            messages = reply.get("Messages", [])
-            if not messages:
-                continue
-            for message in messages:
-                if self._is_original(message) and self._rng.random() < self.config.duplicate_delivery:
-                    self.duplicated += 1  # S3 delivers at least once: the same event a second time
-                    sqs.send_message(QueueUrl=self.queue_url, MessageBody=message["Body"], MessageAttributes={
-                        DUPLICATE_ATTRIBUTE: {"DataType": "String", "StringValue": message["MessageId"]}})
-            event = {"Records": [self._sqs_record(m) for m in messages]}
-            payload, errored, _logs = self.lambdas.invoke(name, event)
-            self.delivered += len(messages)
-            failed = set()
-            if errored:
-                failed = {m["MessageId"] for m in messages}
-            else:
-                failed = {f["itemIdentifier"] for f in (json.loads(payload) or {}).get("batchItemFailures", [])}
-            done = [m for m in messages if m["MessageId"] not in failed]
-            for start in range(0, len(done), 10):
-                sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
-
-    def _is_original(self, message: dict) -> bool:
-        """A message as S3 sent it: not a copy we made, not one the submit function re-queued."""
-        if not self.config.duplicate_delivery or message.get("MessageAttributes"):
-            return False
-        return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) == 1
-
-    def _sqs_record(self, message: dict) -> dict:
-        attributes = {k: {"stringValue": v.get("StringValue"), "dataType": v.get("DataType")}
-                      for k, v in (message.get("MessageAttributes") or {}).items()}
-        return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"], "attributes": message.get("Attributes", {}),
-                "messageAttributes": attributes, "md5OfBody": message.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:i2v-uploads",
-                "awsRegion": REGION}
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)  # type: ignore[call-overload]
 
     # -- what the command line and the tests read ---------------------------------------------
-    def drain_notifications(self, wait_seconds: int = 1) -> list[dict]:
+    @property
+    def queue_url(self) -> str:
+        assert self.resources
+        return self.resources.queue_urls["uploads"]
+
+    @property
+    def dlq_url(self) -> str:
+        assert self.resources
+        return self.resources.queue_urls["uploads_dlq"]
+
+    @property
+    def tables(self) -> dict[str, str]:
+        assert self.resources
+        return self.resources.tables
+
+    @property
+    def state_machine_arn(self) -> str:
+        assert self.resources
+        return self.resources.state_machine_arn
+
+    @property
+    def delivered(self) -> int:
+        return self.uploads_poller.delivered if self.uploads_poller else 0
+
+    @property
+    def duplicated(self) -> int:
+        return self.uploads_poller.duplicated if self.uploads_poller else 0
+
+    def drain_notifications(self, wait_seconds: int = 1) -> list[dict[str, Any]]:
         """Notifications published so far (each removed from the inbox once read)."""
+        assert self.resources
         sqs = self.client("sqs")
         out = []
         while True:
-            reply = sqs.receive_message(QueueUrl=self.notifications_url, MaxNumberOfMessages=10,
+            reply = sqs.receive_message(QueueUrl=self.resources.inbox_url, MaxNumberOfMessages=10,
                                         WaitTimeSeconds=wait_seconds, MessageAttributeNames=["All"])
             messages = reply.get("Messages", [])
             if not messages:
@@ -298,11 +223,11 @@ class LocalCloud:
                 out.append({"notification": json.loads(envelope["Message"]),
                             "attributes": {k: v.get("Value") for k, v in
                                            (envelope.get("MessageAttributes") or {}).items()}})
-            sqs.delete_message_batch(QueueUrl=self.notifications_url, Entries=[
+            sqs.delete_message_batch(QueueUrl=self.resources.inbox_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
             wait_seconds = 0
 
-    def queue_depths(self) -> dict:
+    def queue_depths(self) -> dict[str, int]:
         sqs = self.client("sqs")
         out = {}
         for label, url in (("queue", self.queue_url), ("dlq", self.dlq_url)):
@@ -311,3 +236,15 @@ class LocalCloud:
                 attrs.get("ApproximateNumberOfMessagesNotVisible", 0)) + int(
                 attrs.get("ApproximateNumberOfMessagesDelayed", 0))
         return out
+
+
+def _table_env() -> dict[str, str]:
+    from i2v_infra.resources import TABLES
+
+    return {name: spec.env for name, spec in TABLES.items()}
+
+
+def _queues() -> dict[str, str]:
+    from i2v_infra.resources import QUEUES
+
+    return {name: spec.construct_id for name, spec in QUEUES.items()}

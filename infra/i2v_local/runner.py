@@ -13,6 +13,7 @@ from pathlib import Path
 
 from i2v import constants as c
 from i2v.aws.jobs_table import JobsTable
+from i2v.contracts.status import JobStatus
 from i2v.jobs.keys import classify_key
 from i2v_local.cloud import CloudConfig, LocalCloud
 from i2v_local.uploads import Upload
@@ -20,8 +21,10 @@ from i2v_local.uploads import Upload
 SIMULATOR_KEY = "local-simulator-key"
 
 # jobs-table status -> what the progress display says
-PHASES = {"QUEUED": "queued", "GENERATING": "generating", "STORING": "storing", "SUCCEEDED": "done",
-          "FAILING": "failing", "FAILED": "failed"}
+PHASES = {JobStatus.RECEIVED: "checking", JobStatus.HELD: "held", JobStatus.QUEUED: "queued",
+          JobStatus.SUBMITTING: "submitting", JobStatus.GENERATING: "generating", JobStatus.STORING: "storing",
+          JobStatus.SUCCEEDED: "done", JobStatus.FAILING: "failing", JobStatus.FAILED: "failed",
+          JobStatus.DEAD_LETTER: "dead-letter"}
 
 
 @dataclass
@@ -109,9 +112,9 @@ class LocalRun:
                 view = views.get((item.get("source") or {}).get("key"))
                 if view is None or view.notification is not None:
                     continue
-                status = item.get("status", "QUEUED")
-                view.phase = PHASES.get(status, status.lower())
-                if status == "GENERATING" and "polls" not in item:
+                status = JobStatus(item.get("status") or JobStatus.RECEIVED)
+                view.phase = PHASES[status]
+                if status == JobStatus.GENERATING and "polls" not in item:
                     view.phase = "submitted"
                 view.task_id = item.get("task_id", view.task_id)
                 if item.get("progress_percent") is not None:

@@ -2,50 +2,70 @@
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
 from botocore.exceptions import ClientError
 
+from i2v import constants as c
 from i2v.aws.clients import client
+from i2v.aws.jobs_table import conflict
+from i2v.backoff import backoff
 from i2v.capacity import Lease
+
+MAX_UNPROCESSED_TRIES = 8
 
 
 class DynamoLeaseStore:
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, sleep: Callable[[float], None] = time.sleep) -> None:
         self.table = table
         self.ddb = client("dynamodb")
+        self.sleep = sleep
+
+    def _key(self, item: str) -> dict[str, Any]:
+        return {c.CONTROL_TABLE_KEY: {"S": item}}
 
     def read(self, items: list[str]) -> dict[str, Lease]:
         out: dict[str, Lease] = {}
         for start in range(0, len(items), 100):
-            keys = [{"pk": {"S": i}} for i in items[start:start + 100]]
-            request = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            request: dict[str, Any] | None = {
+                self.table: {"Keys": [self._key(i) for i in items[start:start + 100]], "ConsistentRead": True}}
+            tries = 0
             while request:
+                if tries:  # DynamoDB left some keys unread (throttling): back off before asking again
+                    if tries >= MAX_UNPROCESSED_TRIES:
+                        raise RuntimeError(f"DynamoDB left keys of {self.table} unprocessed {tries} times")
+                    self.sleep(backoff(tries, base=0.05, cap=2.0, rng=random))
                 reply = self.ddb.batch_get_item(RequestItems=request)
                 for row in reply["Responses"].get(self.table, []):
-                    holder = row.get("holder", {}).get("S")
-                    out[row["pk"]["S"]] = Lease(row["pk"]["S"], holder, float(row.get("until", {}).get("N", "0")))
+                    name = row[c.CONTROL_TABLE_KEY]["S"]
+                    out[name] = Lease(name, row.get("holder", {}).get("S"), float(row.get("until", {}).get("N", "0")))
                 request = reply.get("UnprocessedKeys") or None
+                tries += 1
         return out
 
     def try_take(self, item: str, holder: str, until: float, now: float) -> bool:
         try:
             self.ddb.update_item(
-                TableName=self.table, Key={"pk": {"S": item}},
-                UpdateExpression="SET holder = :h, #u = :u, expires_at = :e",
+                TableName=self.table, Key=self._key(item),
+                UpdateExpression="SET holder = :h, #u = :u, #e = :e",
                 ConditionExpression="attribute_not_exists(holder) OR #u <= :now",
-                ExpressionAttributeNames={"#u": "until"},
+                ExpressionAttributeNames={"#u": "until", "#e": c.CONTROL_TTL_ATTRIBUTE},
                 ExpressionAttributeValues={":h": {"S": holder}, ":u": {"N": repr(until)},
                                            ":now": {"N": repr(now)}, ":e": {"N": str(int(until) + 86400)}},
             )
             return True
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if conflict(exc):
                 return False
             raise
 
     def give_back(self, item: str, holder: str) -> bool:
         try:
             self.ddb.update_item(
-                TableName=self.table, Key={"pk": {"S": item}},
+                TableName=self.table, Key=self._key(item),
                 UpdateExpression="REMOVE holder SET #u = :zero",
                 ConditionExpression="holder = :h",
                 ExpressionAttributeNames={"#u": "until"},
@@ -53,6 +73,6 @@ class DynamoLeaseStore:
             )
             return True
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if conflict(exc):
                 return False
             raise

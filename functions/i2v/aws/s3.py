@@ -1,25 +1,49 @@
-"""S3 adapter: the ObjectStore job building reads, presigned URLs, and the output writes."""
+"""S3 adapter: the ObjectStore job building reads, presigned URLs, and the output writes.
+
+Reads of a pinned object ask for its version id, or send ``If-Match`` with its ETag where the
+bucket keeps no versions: a job never reads bytes that were uploaded after it was created.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from i2v.aws.clients import client
+from i2v.contracts.errors import ObjectChanged
+from i2v.contracts.job import Pin
 from i2v.jobs.build import ObjectHead
 
 # Flat memory while streaming a video whatever its size: parts of 8 MiB, two in flight, and at most
 # two parts buffered (s3transfer's default of 10 let the peak grow with the size; see make bench).
 STREAM_TRANSFER = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024,
                                  max_concurrency=2, max_io_queue=2, use_threads=True)
-STREAM_TRANSFER.max_in_memory_upload_chunks = 2
+STREAM_TRANSFER.max_in_memory_upload_chunks = 2  # type: ignore[attr-defined]
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code"))
 
 
 def _missing(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
+    return _code(exc) in ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
+
+
+def _changed(exc: ClientError) -> bool:
+    return _code(exc) in ("412", "PreconditionFailed")
+
+
+def _pin(pin: Pin | None) -> dict[str, str]:
+    if pin is None:
+        return {}
+    if pin.version_id:
+        return {"VersionId": pin.version_id}
+    if pin.etag:
+        return {"IfMatch": f'"{pin.etag}"'}
+    return {}
 
 
 class S3Bucket:
@@ -27,38 +51,50 @@ class S3Bucket:
         self.bucket = bucket
         self.s3 = client("s3")
 
-    def _version(self, version_id: str | None) -> dict:
-        return {"VersionId": version_id} if version_id else {}
+    def _changed_error(self, key: str, pin: Pin | None) -> ObjectChanged:
+        return ObjectChanged(f"{key} was replaced after this job's upload (it asked for "
+                             f"{'version ' + str(pin.version_id) if pin and pin.version_id else 'ETag ' + str(pin and pin.etag)}); "
+                             "the newer upload is a job of its own")
 
-    def head(self, key: str, version_id: str | None = None) -> ObjectHead | None:
+    def head(self, key: str, pin: Pin | None = None) -> ObjectHead | None:
         try:
-            reply = self.s3.head_object(Bucket=self.bucket, Key=key, **self._version(version_id))
+            reply = self.s3.head_object(Bucket=self.bucket, Key=key, **_pin(pin))
         except ClientError as exc:
-            if _missing(exc) or exc.response.get("Error", {}).get("Code") == "400":
+            if _changed(exc):
+                raise self._changed_error(key, pin) from None
+            if _missing(exc) or _code(exc) == "400":
                 return None
             raise
         return ObjectHead(size=reply["ContentLength"], etag=(reply.get("ETag") or "").strip('"') or None,
                           version_id=reply.get("VersionId"), metadata=reply.get("Metadata") or {},
                           content_type=reply.get("ContentType"))
 
-    def read_range(self, key: str, start: int, end: int, version_id: str | None = None) -> bytes:
+    def _get(self, key: str, byte_range: str, pin: Pin | None) -> bytes:
+        try:
+            reply = self.s3.get_object(Bucket=self.bucket, Key=key, Range=byte_range, **_pin(pin))
+        except ClientError as exc:
+            if _changed(exc):
+                raise self._changed_error(key, pin) from None
+            if _code(exc) in ("InvalidRange", "416"):  # a range past the end of a short or empty object
+                return b""
+            raise
+        return bytes(reply["Body"].read())
+
+    def read_range(self, key: str, start: int, end: int, pin: Pin | None = None) -> bytes:
         if end < start:
             return b""
-        reply = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}",
-                                   **self._version(version_id))
-        return reply["Body"].read()
+        return self._get(key, f"bytes={start}-{end}", pin)
 
-    def read_all(self, key: str, max_bytes: int, version_id: str | None = None) -> bytes:
-        reply = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{max_bytes - 1}",
-                                   **self._version(version_id))
-        return reply["Body"].read()
+    def read_all(self, key: str, max_bytes: int, pin: Pin | None = None) -> bytes:
+        return self._get(key, f"bytes=0-{max_bytes - 1}", pin)
 
     def presign_get(self, key: str, expires_in: int, version_id: str | None = None) -> str:
-        return self.s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key, **self._version(version_id)},
-            ExpiresIn=expires_in)
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            params["VersionId"] = version_id
+        return str(self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in))
 
-    def put_json(self, key: str, document: dict) -> None:
+    def put_json(self, key: str, document: dict[str, Any]) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, ContentType="application/json",
                            Body=json.dumps(document, ensure_ascii=False, indent=2).encode())
 

@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from i2v.errors import InvalidImage
+from i2v.contracts.errors import ErrorCode, InvalidImage
 
 Reader = Callable[[int, int], bytes]
 
@@ -40,30 +40,30 @@ def _sniff(head: bytes) -> str:
                         (b"MM\x00*", "TIFF"), (b"%PDF", "PDF")):
         if head.startswith(magic):
             raise InvalidImage(f"the file is a {name} image; expected JPEG or PNG",
-                               code="IMAGE_FORMAT_UNSUPPORTED")
+                               code=ErrorCode.IMAGE_FORMAT_UNSUPPORTED)
     if len(head) >= 12 and head[4:8] == b"ftyp":
         raise InvalidImage("the file is a HEIC/AVIF/MP4 container; expected JPEG or PNG",
-                           code="IMAGE_FORMAT_UNSUPPORTED")
+                           code=ErrorCode.IMAGE_FORMAT_UNSUPPORTED)
     raise InvalidImage("the file is not a JPEG or PNG image (unknown signature); expected JPEG or PNG",
-                       code="IMAGE_FORMAT_UNSUPPORTED")
+                       code=ErrorCode.IMAGE_FORMAT_UNSUPPORTED)
 
 
 def _png(read: Reader, size: int) -> tuple[int, int]:
     head = read(0, 32)
     if len(head) < 33:
-        raise InvalidImage("the PNG ends inside its header; expected a complete PNG file", code="IMAGE_CORRUPT")
+        raise InvalidImage("the PNG ends inside its header; expected a complete PNG file", code=ErrorCode.IMAGE_CORRUPT)
     length, ctype = struct.unpack(">I4s", head[8:16])
     if ctype != b"IHDR" or length != 13:
-        raise InvalidImage("the PNG has no IHDR header chunk; expected a valid PNG file", code="IMAGE_CORRUPT")
+        raise InvalidImage("the PNG has no IHDR header chunk; expected a valid PNG file", code=ErrorCode.IMAGE_CORRUPT)
     ihdr = head[16:29]
     crc = struct.unpack(">I", head[29:33])[0]
     if zlib.crc32(b"IHDR" + ihdr) != crc:
-        raise InvalidImage("the PNG header checksum does not match (corrupt file); expected a valid PNG file", code="IMAGE_CORRUPT")
+        raise InvalidImage("the PNG header checksum does not match (corrupt file); expected a valid PNG file", code=ErrorCode.IMAGE_CORRUPT)
     width, height = struct.unpack(">II", ihdr[:8])
     tail = read(max(0, size - 12), size - 1)
     if tail != PNG_IEND:
         raise InvalidImage("the PNG does not end with an IEND chunk (truncated or corrupt); expected a complete PNG file",
-                           code="IMAGE_CORRUPT")
+                           code=ErrorCode.IMAGE_CORRUPT)
     return width, height
 
 
@@ -71,7 +71,7 @@ def _jpeg(read: Reader, size: int) -> tuple[int, int]:
     tail = read(max(0, size - 64), size - 1)
     if b"\xff\xd9" not in tail.rstrip(b"\x00\r\n "):
         raise InvalidImage("the JPEG has no end-of-image marker (truncated or corrupt); expected a complete JPEG file",
-                           code="IMAGE_CORRUPT")
+                           code=ErrorCode.IMAGE_CORRUPT)
     pos = 2
     chunk_start, chunk = 0, b""
 
@@ -86,7 +86,7 @@ def _jpeg(read: Reader, size: int) -> tuple[int, int]:
         marker = byte_range(pos, 4)
         if len(marker) < 4 or marker[0] != 0xFF:
             raise InvalidImage("the JPEG segment structure is broken before the frame header; "
-                               "expected a valid JPEG file", code="IMAGE_CORRUPT")
+                               "expected a valid JPEG file", code=ErrorCode.IMAGE_CORRUPT)
         kind = marker[1]
         if kind == 0xFF:  # fill byte
             pos += 1
@@ -105,19 +105,19 @@ def _jpeg(read: Reader, size: int) -> tuple[int, int]:
             break
         pos += 2 + seg_len
     raise InvalidImage("the JPEG has no readable frame header (dimensions); expected a valid JPEG file",
-                       code="IMAGE_CORRUPT")
+                       code=ErrorCode.IMAGE_CORRUPT)
 
 
 def inspect_image(read: Reader, size: int) -> ImageInfo:
     """Format and dimensions of an image of ``size`` bytes; raises InvalidImage with a specific code."""
     if size <= 0:
-        raise InvalidImage("the image file is empty (0 bytes); expected a JPEG or PNG", code="IMAGE_EMPTY")
+        raise InvalidImage("the image file is empty (0 bytes); expected a JPEG or PNG", code=ErrorCode.IMAGE_EMPTY)
     head = read(0, min(size, 64) - 1)
     fmt = _sniff(head)
     width, height = _png(read, size) if fmt == "png" else _jpeg(read, size)
     if width <= 0 or height <= 0:
         raise InvalidImage(f"the {fmt.upper()} header gives a size of {width}x{height}; expected a valid image",
-                           code="IMAGE_CORRUPT")
+                           code=ErrorCode.IMAGE_CORRUPT)
     return ImageInfo(format=fmt, width=width, height=height, size_bytes=size)
 
 

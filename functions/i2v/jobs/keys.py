@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from i2v import constants as c
+from i2v.contracts.errors import InvalidKey
+from i2v.contracts.job import JobKind
 
-KIND_IMAGE = "image"
-KIND_JOB_FILE = "job_file"
+# Characters no key of a job may hold: a URL client (the provider's, fetching the presigned URL)
+# could rewrite or refuse them, so the provider would fetch another object or none.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 @dataclass(frozen=True)
 class KeyDecision:
     """Whether a key starts a job, and if not, why (logged for skipped objects)."""
 
-    kind: str | None
+    kind: JobKind | None
     reason: str = ""
 
     @property
@@ -47,10 +51,30 @@ def classify_key(key: str, uploads_prefix: str, outputs_prefix: str) -> KeyDecis
         return KeyDecision(None, "a name starting with '_' (defaults file or job-file asset)")
     lower = relative.lower()
     if lower.endswith(c.IMAGE_SUFFIXES):
-        return KeyDecision(KIND_IMAGE)
+        return KeyDecision(JobKind.IMAGE)
     if lower.endswith(c.JOB_FILE_SUFFIX):
-        return KeyDecision(KIND_JOB_FILE)
+        return KeyDecision(JobKind.JOB_FILE)
     return KeyDecision(None, "not a .jpg, .jpeg, .png or .json job file")
+
+
+def check_key(key: str, what: str = "object key") -> None:
+    """Refuse keys that do not mean one thing to every URL client: dot segments, empty segments,
+    control characters or backslashes. Raises InvalidKey naming the problem."""
+    segments = key.split("/")
+    if any(s in (".", "..") for s in segments):
+        raise InvalidKey(f"the {what} {key!r} has a '.' or '..' segment, which URL clients resolve to another "
+                         "key; expected a plain path such as uploads/shoes/red.png")
+    if any(s == "" for s in segments[:-1]) or key.startswith("/"):
+        raise InvalidKey(f"the {what} {key!r} has an empty segment ('//'); expected a plain path such as "
+                         "uploads/shoes/red.png")
+    bad = _CONTROL.search(key)
+    if bad:
+        raise InvalidKey(f"the {what} {key!r} contains the character {bad.group()!r} (a control character or "
+                         "backslash); expected printable characters and '/' between folders")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidKey(f"the {what} is not valid Unicode; expected a UTF-8 key") from None
 
 
 def job_id_for(bucket: str, key: str, version: str | None) -> str:

@@ -105,12 +105,12 @@ class Monitoring(Construct):
                 0, "Uploads the submit function failed on 5 times are parked in the dead-letter queue. "
                    "Read the submit logs for the cause, fix it, then redrive the DLQ to the queue."),
             "queue_age": alarm(
-                "QueueOldestMessage",
-                queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
+                "BacklogOldestJob",
+                pipeline_metric(c.METRIC_BACKLOG_OLDEST, statistic="Maximum", period=FIVE_MINUTES),
                 queue_age_alarm_seconds,
-                f"An upload has waited more than {queue_age_alarm_seconds} s for submission: the backlog "
-                "outruns the provider's rate / in-flight cap, or submission is stuck (auth, billing, "
-                "throttling). Check ProviderErrors and the submit function's errors."),
+                f"A valid upload has waited more than {queue_age_alarm_seconds} s (from its upload) in the "
+                "backlog: the backlog outruns the provider's rate / in-flight cap, or dispatching is stuck "
+                "(auth, billing, throttling). Check BacklogJobs, ProviderErrors and the dispatch function's errors."),
             "executions_failed": alarm(
                 "ExecutionsFailed", state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"), 0,
                 "A workflow ended in NotificationNotSent or crashed: that job's user got no notification. "
@@ -151,8 +151,9 @@ class Monitoring(Construct):
                 queue.metric_approximate_number_of_messages_delayed(label="deferred", statistic="Maximum")]),
             graph("Dead-letter queue", [
                 dead_letters.metric_approximate_number_of_messages_visible(label="messages", statistic="Maximum")]),
-            graph("Oldest upload waiting (s)", [
-                queue.metric_approximate_age_of_oldest_message(label="age", statistic="Maximum")]),
+            graph("Backlog: waiting jobs and the oldest one's wait (s)", [
+                pipeline_metric(c.METRIC_BACKLOG_JOBS, statistic="Maximum", label="waiting jobs")],
+                right=[pipeline_metric(c.METRIC_BACKLOG_OLDEST, statistic="Maximum", label="oldest wait (s)")]),
         )
         self.dashboard.add_widgets(
             graph("Workflow executions", [
@@ -165,7 +166,7 @@ class Monitoring(Construct):
                 pipeline_metric(c.METRIC_SUCCEEDED, label="succeeded"),
                 pipeline_metric(c.METRIC_FAILED, label="failed"),
                 pipeline_metric(c.METRIC_SUBMITTED, label="submitted"),
-                pipeline_metric(c.METRIC_DEFERRED, label="deferred (at capacity)")],
+                pipeline_metric(c.METRIC_QUEUED, label="parked in the backlog")],
                 right=[failure_rate]),
             graph("Provider errors", [
                 pipeline_metric(c.METRIC_PROVIDER_ERRORS, label="all provider errors (incl. retried)"),

@@ -1,8 +1,6 @@
-"""The buffer between S3 and the submit function: uploads wait here until the provider has room.
-
-Nothing is dropped: a message the submit function fails on five times moves to the dead-letter queue,
-which keeps it for 14 days and raises an alarm.
-"""
+"""The queues: upload events wait here for the intake function (nothing is dropped: after five failed
+deliveries a message moves to the dead-letter queue, kept 14 days and alarmed), and wake-ups wait
+here for the dispatcher. Shapes come from i2v_infra.resources."""
 
 from __future__ import annotations
 
@@ -12,39 +10,45 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-MAX_RECEIVE_COUNT = 5
-# Lambda's guidance for SQS event sources: visibility timeout at least six times the function timeout.
-VISIBILITY_TIMEOUT_FACTOR = 6
+from i2v_infra.nag import acknowledge
+from i2v_infra.resources import QUEUES, EventSourceSpec, QueueSpec
 
 
 class JobQueue(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, consumer_timeout: cdk.Duration) -> None:
+    def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self, "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
-        self.queue = sqs.Queue(
-            self, "Uploads",
+        self.by_id: dict[str, sqs.Queue] = {}
+        for spec in QUEUES.values():
+            self.by_id[spec.construct_id] = self._queue(spec)
+        self.queue = self.by_id[QUEUES["uploads"].construct_id]
+        self.dead_letters = self.by_id[QUEUES["uploads_dlq"].construct_id]
+        self.wake = self.by_id[QUEUES["wake"].construct_id]
+        acknowledge(self.wake, "SQS3",
+                    "Wake-up messages of the dispatcher carry no data; a lost one only delays a start until "
+                    "the one-minute schedule wakes the dispatcher anyway, so there is nothing to dead-letter.")
+
+    def _queue(self, spec: QueueSpec) -> sqs.Queue:
+        dead_letter = None
+        if spec.dead_letter:
+            assert spec.max_receive_count, f"{spec.construct_id}: a dead-letter queue needs a receive count"
+            dead_letter = sqs.DeadLetterQueue(queue=self.by_id[spec.dead_letter], max_receive_count=spec.max_receive_count)
+        return sqs.Queue(
+            self, spec.construct_id,
             encryption=sqs.QueueEncryption.SQS_MANAGED,  # S3 can send to it without a key policy
             enforce_ssl=True,
-            visibility_timeout=cdk.Duration.seconds(consumer_timeout.to_seconds() * VISIBILITY_TIMEOUT_FACTOR),
-            # Shorter than the DLQ's: a message keeps its first enqueue time when it is moved there.
-            retention_period=cdk.Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=MAX_RECEIVE_COUNT),
+            visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout),
+            retention_period=cdk.Duration.days(spec.retention_days),
+            dead_letter_queue=dead_letter,
         )
 
-    def event_source(self) -> sources.SqsEventSource:
-        """How the submit function reads the queue: batches, partial failures, at most two pollers.
+    def event_source(self, spec: EventSourceSpec) -> sources.SqsEventSource:
+        """How a function reads its queue: batches, partial failures, a bounded number of pollers."""
+        return sources.SqsEventSource(
+            self.by_id[spec.queue], batch_size=spec.batch_size, report_batch_item_failures=True,
+            max_concurrency=spec.max_concurrency,
+            max_batching_window=cdk.Duration.seconds(spec.batching_window_seconds) if spec.batching_window_seconds
+            else None)
 
-        Two concurrent invocations are plenty for ~20 submissions a minute and keep the backlog in
-        the queue instead of in throttled invocations.
-        """
-        return sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True,
-                                      max_concurrency=2)
-
-    def grant_send(self, grantee: iam.IGrantable) -> None:
-        """The submit function puts deferred jobs back on its own queue with a delay."""
-        self.queue.grant_send_messages(grantee)
+    def grant_wake(self, grantee: iam.IGrantable) -> None:
+        """Send a wake-up to the dispatcher."""
+        self.wake.grant_send_messages(grantee)

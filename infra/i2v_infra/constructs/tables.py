@@ -1,4 +1,5 @@
-"""DynamoDB tables: job records, Powertools idempotency records, and the submit rate/capacity control.
+"""DynamoDB tables: job records (with the backlog's index), Powertools idempotency records, and the
+capacity control (slots, rate tokens, the backlog counter). Shapes come from i2v_infra.resources.
 
 All on-demand, point-in-time recoverable and encrypted with the AWS managed key.
 """
@@ -10,29 +11,37 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from i2v_infra.resources import TABLES, TableSpec
+
+
+def _string(name: str) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
+
 
 class Tables(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, removal_policy: cdk.RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
-        # One record per job (job_id derived from bucket, key and version): state, task id, timings.
-        self.jobs = self._table("Jobs", "job_id")
-        # aws_lambda_powertools.utilities.idempotency.DynamoDBPersistenceLayer's default layout.
-        self.idempotency = self._table("Idempotency", "id", ttl="expiration")
-        # In-flight slots and per-minute submit tokens; stale entries expire by themselves.
-        self.control = self._table("Control", "pk", ttl="expires_at")
-        for table in (self.jobs, self.idempotency, self.control):
-            table.apply_removal_policy(removal_policy)
+        self.by_name = {name: self._table(spec, removal_policy) for name, spec in TABLES.items()}
+        self.jobs = self.by_name["jobs"]
+        self.idempotency = self.by_name["idempotency"]
+        self.control = self.by_name["control"]
 
-    def _table(self, construct_id: str, partition_key: str, ttl: str | None = None) -> dynamodb.Table:
-        return dynamodb.Table(
-            self, construct_id,
-            partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+    def _table(self, spec: TableSpec, removal_policy: cdk.RemovalPolicy) -> dynamodb.Table:
+        table = dynamodb.Table(
+            self, spec.construct_id,
+            partition_key=_string(spec.partition_key),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True),
-            time_to_live_attribute=ttl,
+            time_to_live_attribute=spec.ttl_attribute,
+            removal_policy=removal_policy,
         )
+        for index in spec.indexes:
+            table.add_global_secondary_index(
+                index_name=index.name, partition_key=_string(index.partition_key), sort_key=_string(index.sort_key),
+                projection_type=dynamodb.ProjectionType.INCLUDE, non_key_attributes=list(index.projected))
+        return table
 
     @staticmethod
     def grant_read_write(grantee: iam.IGrantable, *tables: dynamodb.ITable) -> None:

@@ -6,9 +6,6 @@ placeholders become CloudFormation definition substitutions.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -17,13 +14,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from i2v_infra.nag import acknowledge
-
-ASL_PATH = Path(__file__).resolve().parents[1] / "workflow" / "pipeline.asl.json"
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
-
-
-def read_definition() -> str:
-    return ASL_PATH.read_text(encoding="utf-8")
+from i2v_infra.workflow_definition import ASL_PATH, placeholders, read_definition
 
 
 class Workflow(Construct):
@@ -35,8 +26,9 @@ class Workflow(Construct):
         substitutions = {
             "StatusFunctionArn": status_function.function_arn,
             "StoreFunctionArn": store_function.function_arn,
+            "Partition": cdk.Aws.PARTITION,
         }
-        missing = set(PLACEHOLDER.findall(definition)) - set(substitutions)
+        missing = placeholders(definition) - set(substitutions)
         if missing:
             raise ValueError(f"{ASL_PATH.name} has placeholders the app does not fill: {sorted(missing)}")
 
@@ -72,3 +64,7 @@ class Workflow(Construct):
     def grant_start(self, grantee: iam.IGrantable) -> None:
         """states:StartExecution on this state machine only."""
         self.state_machine.grant_start_execution(grantee)
+
+    def grant_describe_executions(self, grantee: iam.IGrantable) -> None:
+        """states:DescribeExecution on this state machine's executions only."""
+        self.state_machine.grant_execution(grantee, "states:DescribeExecution")

@@ -1,0 +1,77 @@
+"""Intake Lambda: SQS batch of S3 events -> validated jobs parked in the backlog (or failed at once)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from i2v import constants as c
+from i2v.aws.queue import REDRIVE_ATTRIBUTE
+from i2v.jobs.keys import decode_event_key
+from i2v.observability import logger, metrics, tracer
+from i2v.runtime import intake_deps, intake_waker
+from i2v.steps.dead_letter import mark_dead_letter
+from i2v.steps.intake import Outcome, Upload, take
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class _Batch:
+    parked = 0
+    seconds_left: Any = staticmethod(lambda: 900.0)
+
+
+def uploads(record: SQSRecord) -> list[Upload]:
+    """The uploads in one SQS message: S3's event (Powertools' data class), or nothing for S3's test event."""
+    body = json.loads(record.body)
+    if not isinstance(body, dict):
+        raise ValueError("message body is not a JSON object; expected an S3 event notification")
+    if body.get("Event") == "s3:TestEvent":
+        return []
+    if not isinstance(body.get("Records"), list):
+        raise ValueError("message body has no Records list; expected an S3 event notification")
+    attribute = (record.message_attributes.get(REDRIVE_ATTRIBUTE) or {}) if record.message_attributes else {}
+    redrive = int(attribute.get("stringValue") or 0)
+    out = []
+    for s3_record in S3Event(body).records:
+        obj = s3_record.s3.get_object
+        out.append(Upload(event_name=s3_record.event_name, bucket=s3_record.s3.bucket.name,
+                          key=decode_event_key(obj.key), version_id=obj.version_id, etag=obj.etag or None,
+                          sequencer=obj.get("sequencer"), event_time=s3_record.get("eventTime"), redrive=redrive))
+    return out
+
+
+@tracer.capture_method
+def handle_message(record: SQSRecord) -> None:
+    if _Batch.seconds_left() < c.INTAKE_RECORD_BUDGET_SECONDS:
+        raise TimeoutError("the function's time is nearly up; the queue delivers this event again")
+    try:
+        for upload in uploads(record):
+            if take(upload, intake_deps()) == Outcome.PARKED:
+                _Batch.parked += 1
+    except Exception as exc:
+        receives = int(record.attributes.approximate_receive_count or 1)
+        last = receives >= c.MAX_RECEIVE_COUNT
+        logger.exception("an upload event could not be processed; " + (
+            "it moves to the dead-letter queue" if last else "the queue delivers it again"),
+            extra={"message_id": record.message_id, "receive_count": receives, "reason": f"{type(exc).__name__}: {exc}"[:500]})
+        if last:
+            mark_dead_letter(record.body, f"{type(exc).__name__}: {exc}"[:500], intake_deps())
+        raise
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _Batch.parked = 0
+    _Batch.seconds_left = lambda: context.get_remaining_time_in_millis() / 1000
+    reply = process_partial_response(event=event, record_handler=handle_message, processor=processor, context=context)
+    if _Batch.parked:
+        intake_waker().wake("parked")
+    return dict(reply)

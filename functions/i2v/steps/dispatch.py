@@ -1,0 +1,301 @@
+"""The dispatch step: start waiting jobs, first in first out, while capacity is free.
+
+Woken when capacity may have freed (a job ended, a job was parked, the rate window moved on) and by
+a schedule as a safety net, it starts as many jobs as there are free in-flight slots and rate
+tokens, in backlog order, then goes back to sleep: a waiting job is never touched in between.
+
+Starting one job: claim it (a lease, so a crashed dispatcher's claim runs out); inside Powertools
+idempotency take capacity, record the intent, submit once; start the workflow named after the job;
+only then take it off the backlog. A crash at any point leaves the job in the backlog, and the next
+dispatcher finds its slot, its saved submission or its running workflow instead of paying twice.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from i2v import constants as c
+from i2v.backlog import Backlog, Waiting
+from i2v.backoff import backoff
+from i2v.capacity import Capacity
+from i2v.clock import Clock, iso, parse_iso, system_clock
+from i2v.contracts.errors import ErrorCode, ErrorDetail, ObjectChanged, SubmitOutcomeUnknown, error_code
+from i2v.contracts.job import Job, Pin
+from i2v.contracts.state import Task, WorkflowState
+from i2v.contracts.status import JobStatus, Stage
+from i2v.errors import AtCapacity, SubmissionInProgress
+from i2v.jobs import keys
+from i2v.jobs.build import ObjectHead
+from i2v.observability import bind_job, logger, metrics, provider_error
+from i2v.polling import DEFAULT_POLICY, scaled
+from i2v.provider.errors import ProviderAccountError, ProviderError, ProviderRateLimited, SubmitReplyLost
+from i2v.provider.models import SubmitRequest
+from i2v.settings import DispatchSettings
+from i2v.steps.reject import reject
+
+
+class Started(StrEnum):
+    STARTED = "started"  # at the provider, its workflow running
+    FAILED = "failed"  # ended before polling (refused, lost reply, gave up): its failure report is on its way
+    BUSY = "busy"  # another dispatcher has it, or it must wait a little
+    NO_SLOT = "no_slot"  # every in-flight slot is taken: a finishing job wakes the dispatcher
+    RATE = "rate"  # the rate window is used up: wake when it frees
+    BACKOFF = "backoff"  # the provider asked to slow down or failed: wake after a pause
+
+
+class Provider(Protocol):
+    def submit(self, request: SubmitRequest) -> str: ...
+
+
+class Inputs(Protocol):
+    """What the dispatcher needs of the bucket: check an input is unchanged, and presign it."""
+
+    def head(self, key: str, pin: Pin | None = None) -> ObjectHead | None: ...
+
+    def presign_get(self, key: str, expires_in: int, version_id: str | None = None) -> str: ...
+
+
+class Workflows(Protocol):
+    def start(self, name: str, state: dict[str, Any]) -> bool: ...
+
+    def is_running(self, name: str) -> bool: ...
+
+
+class DispatchJobs(Protocol):
+    def update(self, job_id: str, **fields: Any) -> None: ...
+
+    def transition(self, job_id: str, expected: JobStatus, status: JobStatus, **fields: Any) -> bool: ...
+
+    def mark_submit_started(self, job_id: str, at: str) -> bool: ...
+
+    def clear_submit_started(self, job_id: str) -> None: ...
+
+
+Once = Callable[[Callable[[dict[str, Any]], dict[str, Any]], dict[str, Any]], dict[str, Any]]
+
+
+def _plain_once(fn: Callable[[dict[str, Any]], dict[str, Any]], payload: dict[str, Any]) -> dict[str, Any]:
+    return fn(payload)
+
+
+@dataclass
+class DispatchDeps:
+    settings: DispatchSettings
+    backlog: Backlog
+    jobs: DispatchJobs
+    capacity: Capacity
+    client: Callable[[], Provider]  # made lazily: reads the secret on first use
+    bucket: Inputs
+    workflow: Workflows
+    wake_later: Callable[[float], None]
+    once: Once = _plain_once  # Powertools idempotency in the Lambda
+    clock: Clock = system_clock
+    rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass
+class Round:
+    """What one wake of the dispatcher did."""
+
+    started: int = 0
+    failed: int = 0
+    stopped: str = ""
+    backlog: int | None = None
+    oldest_seconds: float | None = None
+
+
+class Dispatcher:
+    def __init__(self, deps: DispatchDeps) -> None:
+        self.d = deps
+        self.s = deps.settings
+
+    def run(self, seconds_left: Callable[[], float], report: bool = False) -> Round:
+        """Start jobs until capacity, the backlog or the time runs out; ``report``: measure the backlog."""
+        done = Round()
+        while not done.stopped:
+            done.stopped = self._one_pass(done, seconds_left)
+        if report:
+            self._report(done)
+        logger.info("dispatch round", extra={"started": done.started, "failed": done.failed,
+                                             "stopped": done.stopped})
+        return done
+
+    def _one_pass(self, done: Round, seconds_left: Callable[[], float]) -> str:
+        snapshot = self.d.capacity.snapshot()
+        if snapshot.free_slots == 0:
+            return "every in-flight slot is taken"
+        if snapshot.free_tokens == 0:
+            self._wake_at(snapshot.next_token_at, "rate window")
+            return "the rate window is used up"
+        entries = self.d.backlog.head(snapshot.can_start + 5)
+        progressed = False
+        for entry in entries:
+            if entry.ghost:
+                self.d.backlog.leave(entry.job_id)
+                continue
+            if not entry.available(self.d.clock()):
+                continue
+            if seconds_left() < c.DISPATCH_JOB_BUDGET_SECONDS:
+                return "the function's time is nearly up"
+            outcome = self.start(entry, seconds_left)
+            if outcome == Started.STARTED:
+                done.started += 1
+                progressed = True
+            elif outcome == Started.FAILED:
+                done.failed += 1
+                progressed = True
+            elif outcome in (Started.NO_SLOT, Started.RATE, Started.BACKOFF):
+                return f"stopped: {outcome.value}"
+        return "" if progressed else "no waiting job can start now"
+
+    def _wake_at(self, when: float | None, why: str) -> None:
+        if when is not None:
+            self.d.wake_later(max(1.0, when - self.d.clock()))
+            logger.info("dispatcher will wake itself", extra={"why": why})
+
+    # -- one job ---------------------------------------------------------------------------------
+    def start(self, entry: Waiting, seconds_left: Callable[[], float]) -> Started:
+        now = self.d.clock()
+        record = self.d.backlog.claim(entry.job_id, until=now + seconds_left() + 30, now=now)
+        if record is None:
+            return Started.BUSY
+        job = Job.from_dict(record)
+        bind_job(job.job_id)
+        redrive = int(record.get("redrive") or 0)
+        attempts = int(record.get("attempts") or 0)
+        payload = {"job_id": job.job_id, "redrive": redrive, "job": job.to_dict()}
+        try:
+            outcome = self.d.once(self._submit_to_provider, payload)
+        except AtCapacity as exc:
+            self.d.backlog.unclaim(job.job_id)
+            if exc.rate_limited:
+                self.d.wake_later(exc.retry_after)
+                return Started.RATE
+            return Started.NO_SLOT
+        except SubmissionInProgress:
+            self.d.backlog.unclaim(job.job_id)
+            return Started.BUSY
+        except ProviderRateLimited as exc:
+            provider_error(exc.reason)
+            pause = backoff(attempts + 1, base=5.0, cap=300.0, rng=self.d.rng) / self.s.time_scale
+            self.d.backlog.unclaim(job.job_id, attempts=attempts + 1)
+            self.d.wake_later(pause)
+            logger.info("provider rate limit: the job keeps its place", extra={"pause_seconds": round(pause, 1)})
+            return Started.BACKOFF
+        except ProviderError as exc:  # retryable: 5xx or nothing sent
+            provider_error(exc.reason)
+            attempts += 1
+            if attempts >= self.s.submit_max_attempts:
+                return self._fail(job, redrive, ErrorDetail(
+                    code=ErrorCode.PROVIDER_UNAVAILABLE, stage=Stage.SUBMIT, retryable=True,
+                    message=f"the provider failed to create the task {attempts} times "
+                            f"(last: {exc.reason}: {exc.message})"))
+            pause = backoff(attempts, base=5.0, cap=900.0, rng=self.d.rng) / self.s.time_scale
+            self.d.backlog.unclaim(job.job_id, not_before=self.d.clock() + pause, attempts=attempts)
+            self.d.wake_later(pause)
+            return Started.BACKOFF
+        if outcome.get("error"):
+            return self._fail(job, redrive, ErrorDetail.from_document(outcome["error"], Stage.SUBMIT))
+        return self._started(job, redrive, outcome)
+
+    def _started(self, job: Job, redrive: int, outcome: dict[str, Any]) -> Started:
+        task = Task(task_id=outcome["task_id"], submitted_at=outcome["submitted_at"])
+        job.timings["submitted_at"] = task.submitted_at
+        mode = (job.request or {}).get("mode") or c.DEFAULT_MODE
+        state = WorkflowState.started(job, task, deadline_at=float(outcome["deadline_at"]),
+                                      first_wait=scaled(DEFAULT_POLICY.first_wait(mode), self.s.time_scale))
+        name = keys.execution_name(job.job_id, redrive)
+        if not self.d.workflow.start(name, state.to_dict()) and not self.d.workflow.is_running(name):
+            # A dispatcher died after starting this workflow, which has ended since: its store step gave
+            # back the slot the job held then; give back the one this attempt found or took.
+            self.d.capacity.release(job.job_id)
+        self.d.jobs.transition(job.job_id, JobStatus.SUBMITTING, JobStatus.GENERATING, task_id=task.task_id,
+                               submitted_at=task.submitted_at, timings=job.timings, updated_at=iso(self.d.clock()))
+        self.d.backlog.leave(job.job_id)
+        bind_job(job.job_id, task.task_id)
+        logger.info("job started", extra={"queue_seconds": _seconds(job.uploaded_at, task.submitted_at)})
+        return Started.STARTED
+
+    def _fail(self, job: Job, redrive: int, error: ErrorDetail) -> Started:
+        reject(job, error, redrive, workflow=self.d.workflow, jobs=self.d.jobs, clock=self.d.clock)
+        self.d.backlog.leave(job.job_id)
+        if error.code == ErrorCode.SUBMIT_OUTCOME_UNKNOWN:
+            metrics.add_metric(name=c.METRIC_SUBMIT_OUTCOME_UNKNOWN, unit="Count", value=1)
+        return Started.FAILED
+
+    def _submit_to_provider(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Runs at most once per job id and redrive (wrapped in Powertools idempotency by the runtime).
+
+        Returns {"task_id", "submitted_at", "deadline_at"} or {"error": {...}} for outcomes that end
+        the job; raises AtCapacity / retryable ProviderError for outcomes worth another try.
+        """
+        job = Job.from_dict(payload["job"])
+        mode = (job.request or {}).get("mode") or c.DEFAULT_MODE
+        deadline_seconds = self.s.deadline_for(mode)
+        self.d.capacity.acquire(job.job_id, lease_seconds=deadline_seconds + 300 / self.s.time_scale)
+        try:
+            request = self._request(job)
+        except ObjectChanged as exc:
+            self.d.capacity.release(job.job_id)
+            return {"error": exc.to_dict()}
+        now = self.d.clock()
+        if not self.d.jobs.mark_submit_started(job.job_id, iso(now)):
+            return {"error": SubmitOutcomeUnknown(
+                "an earlier attempt sent this job to the provider but did not record the reply; not resubmitting "
+                "to avoid paying twice (redrive it on purpose with `i2v jobs retry`)").to_dict()}
+        try:
+            task_id = self.d.client().submit(request)
+        except SubmitReplyLost as exc:
+            provider_error(exc.reason)
+            return {"error": SubmitOutcomeUnknown(exc.message).to_dict()}
+        except ProviderAccountError as exc:
+            provider_error(exc.reason)
+            logger.error("provider account error: operators must act", extra={"reason": exc.reason})
+            self.d.capacity.release(job.job_id)
+            return {"error": _error(error_code(exc.reason, ErrorCode.PROVIDER_ACCOUNT_ERROR), exc.message)}
+        except ProviderError as exc:
+            self.d.jobs.clear_submit_started(job.job_id)  # the provider certainly created nothing
+            self.d.capacity.release(job.job_id)
+            if exc.retryable:
+                raise
+            provider_error(exc.reason)
+            return {"error": _error(error_code(exc.reason, ErrorCode.PROVIDER_REJECTED), exc.message)}
+        metrics.add_metric(name=c.METRIC_SUBMITTED, unit="Count", value=1)
+        return {"task_id": task_id, "submitted_at": iso(now), "deadline_at": now + deadline_seconds}
+
+    def _url(self, key: str, pin: Pin | None) -> str:
+        """A presigned URL of exactly the version that was validated (checked again where S3 keeps no versions)."""
+        if pin is not None and not pin.version_id and pin.etag:
+            self.d.bucket.head(key, pin)  # raises ObjectChanged if the bytes were replaced since validation
+        return self.d.bucket.presign_get(key, self.s.image_url_ttl, pin.version_id if pin else None)
+
+    def _request(self, job: Job) -> SubmitRequest:
+        request = job.request or {}
+        end_key = request.get("end_image_key")
+        return SubmitRequest(
+            image_url=self._url(job.image_key or job.source.key, job.image_pin),
+            end_image_url=self._url(end_key, job.end_image_pin) if end_key else None,
+            prompt=request["prompt"], mode=request.get("mode"), negative_prompt=request.get("negative_prompt"),
+            duration=request.get("duration"), guidance_scale=request.get("guidance_scale"),
+        )
+
+    # -- the backlog, as an operator sees it -------------------------------------------------------
+    def _report(self, done: Round) -> None:
+        done.backlog = self.d.backlog.size()
+        waiting = [e for e in self.d.backlog.head(1) if not e.ghost]
+        oldest = min((e.uploaded_at for e in waiting), default=None)
+        done.oldest_seconds = max(0.0, self.d.clock() - parse_iso(oldest)) if oldest else 0.0
+        metrics.add_metric(name=c.METRIC_BACKLOG_JOBS, unit="Count", value=done.backlog)
+        metrics.add_metric(name=c.METRIC_BACKLOG_OLDEST, unit="Seconds", value=done.oldest_seconds)
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return ErrorDetail(code=code, message=message, stage=Stage.SUBMIT).to_dict()
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    return round(parse_iso(end) - parse_iso(start), 3) if start and end else None
