@@ -7,12 +7,15 @@ standard boto3 chain (profile, environment).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
+from botocore.exceptions import ClientError
 
 from i2v.aws.jobs_table import JobsTable
 from i2v.aws.queue import message_attributes
@@ -22,24 +25,52 @@ LOCAL_NAMES = {"JobsTableName": "i2v-jobs", "QueueName": "i2v-uploads", "DeadLet
                "StateMachineName": "i2v-pipeline"}
 
 
+LOCAL_CREDENTIALS = ("local", "local")  # any value works for a local cloud; no AWS account is involved
+LOCAL_REGION = "us-east-1"  # the embedded local cloud's region
+
+
+def is_loopback(endpoint_url: str | None) -> bool:
+    """An endpoint on this machine (127.0.0.0/8, ::1, localhost): a local cloud, never AWS."""
+    host = urlsplit(endpoint_url).hostname if endpoint_url else None
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class OpsError(RuntimeError):
     """A problem the operator can fix (missing stack, unknown job...): the message says how."""
 
 
 @dataclass
 class Target:
+    """Where the operator commands go. A local cloud (an endpoint on loopback) needs no AWS
+    configuration: it gets dummy credentials and the local cloud's region unless --region is given."""
+
     endpoint_url: str | None = None
     stack: str | None = None
     region: str | None = None
     profile: str | None = None
 
+    @property
+    def is_local(self) -> bool:
+        return is_loopback(self.endpoint_url)
+
     def session(self) -> boto3.session.Session:
+        if self.is_local:
+            return boto3.session.Session(aws_access_key_id=LOCAL_CREDENTIALS[0],
+                                         aws_secret_access_key=LOCAL_CREDENTIALS[1],
+                                         profile_name=self.profile, region_name=self.region or LOCAL_REGION)
         return boto3.session.Session(profile_name=self.profile, region_name=self.region or None)
 
     def client(self, service: str):
         kwargs = {"endpoint_url": self.endpoint_url} if self.endpoint_url else {}
         if self.endpoint_url and not self.region:
-            kwargs["region_name"] = "us-east-1"
+            kwargs["region_name"] = LOCAL_REGION
         return self.session().client(service, **kwargs)
 
     def outputs(self) -> dict:
@@ -51,9 +82,9 @@ class Target:
         stack = self.stack or "I2VPipeline"
         try:
             reply = self.client("cloudformation").describe_stacks(StackName=stack)
-        except Exception as exc:  # botocore's ClientError or no credentials
-            raise OpsError(f"cannot read the outputs of stack {stack!r} ({exc}); pass --stack NAME, "
-                           "or --endpoint-url for a local cloud") from None
+        except ClientError as exc:  # no such stack here; credentials and network errors: see i2v_local.errors
+            raise OpsError(f"cannot read the outputs of stack {stack!r} ({exc.response['Error'].get('Message')}); "
+                           "pass --stack NAME (and --region), or --endpoint-url for a local cloud") from None
         return {o["OutputKey"]: o["OutputValue"] for o in reply["Stacks"][0].get("Outputs", [])}
 
 

@@ -1,4 +1,8 @@
-"""Map local files given to `i2v local` to the uploads they become: keys, metadata, job files."""
+"""Map local files given to `i2v local` to the uploads they become: keys, metadata, job files.
+
+Every problem with the inputs is collected and reported at once (UsageError.problems), before
+anything starts; so are outputs that would land on an input or on a file that is not ours.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,22 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from i2v import constants as c
+from i2v.jobs.keys import classify_key, output_keys
 from i2v.jobs.params import encode_metadata_value
 
 FLAG_METADATA = {"prompt": "prompt", "negative_prompt": "negative-prompt", "mode": "mode", "duration": "duration",
                  "guidance_scale": "guidance-scale"}
 FRAMES_FOLDER = "_frames"  # names starting with "_" never start jobs of their own
+METADATA_MAX_BYTES = 2048  # S3's limit on an object's user metadata
+MANIFEST_SCHEMA = "i2v.notification/v1"
 
 
 class UsageError(ValueError):
-    """Bad command-line input: the message says what was wrong and what was expected."""
+    """Bad command-line input: each problem says what was wrong and what was expected."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
 
 
 @dataclass
@@ -34,43 +45,160 @@ def _relative_key(path: Path) -> str:
     return path.name
 
 
-def plan(paths: list[Path], params: dict, end_image: Path | None, uploads_prefix: str = c.DEFAULT_UPLOADS_PREFIX
-         ) -> list[Upload]:
-    """Uploads for the given images or job files, with the command-line parameters as metadata."""
+def expand(paths: list[Path], uploads_prefix: str = c.DEFAULT_UPLOADS_PREFIX, skip: list[Path] = ()
+           ) -> tuple[list[tuple[Path, str]], list[str]]:
+    """(file, upload key) for each input, folders expanded; and the problems found.
+
+    A folder brings, recursively and in a stable order, what the pipeline would take from the same
+    folder uploaded to S3: its images and job files (names starting with `_` are not jobs), and the
+    `_defaults.json` files that set their defaults. Hidden folders and the `skip` folders (the run's
+    own output folder) are left out, and so are earlier outputs (manifests are not job files).
+    """
+    found: list[tuple[Path, str]] = []
+    problems: list[str] = []
+    for path in paths:
+        if path.is_dir():  # an output folder inside it is left out (not one it is in)
+            skipped = [s.resolve() for s in skip if s.resolve() != path.resolve()
+                       and s.resolve().is_relative_to(path.resolve())]
+            files = _folder_files(path, uploads_prefix, skipped)
+            if all(file.name == c.DEFAULTS_FILE_NAME for file, _key in files):
+                problems.append(f"{path} is a folder with no .jpg, .jpeg, .png image or .json job file in it "
+                                "(names starting with '_' are not jobs); expected a folder of images, or the "
+                                "images themselves")
+            found.extend(files)
+        elif not path.exists():
+            problems.append(f"{path} does not exist; expected a JPEG/PNG image, a .json job file or a folder "
+                            "of them")
+        elif not path.is_file():
+            problems.append(f"{path} is not a regular file; expected a JPEG/PNG image or a .json job file")
+        else:
+            found.append((path, uploads_prefix + _relative_key(path)))
+    return found, problems
+
+
+def _folder_files(folder: Path, uploads_prefix: str, skipped: list[Path]) -> list[tuple[Path, str]]:
+    base = uploads_prefix + _folder_key(folder)
+    files = []
+    for path in sorted(folder.rglob("*"), key=lambda p: p.relative_to(folder).as_posix()):
+        relative = path.relative_to(folder)
+        if (not path.is_file() or any(part.startswith(".") for part in relative.parts)
+                or any(path.resolve().is_relative_to(s) for s in skipped)):
+            continue
+        key = base + relative.as_posix()
+        if path.name == c.DEFAULTS_FILE_NAME or (classify_key(key, uploads_prefix, "").is_job
+                                                 and not _is_manifest(path)):
+            files.append((path, key))
+    return files
+
+
+def _folder_key(folder: Path) -> str:
+    """The folder's part of its files' keys: its relative path, else its name; none for the current folder."""
+    if folder.resolve() == Path.cwd().resolve():
+        return ""
+    if not folder.is_absolute() and ".." not in folder.parts:
+        return PurePosixPath(*folder.parts).as_posix() + "/"
+    return folder.resolve().name + "/"
+
+
+def plan(paths: list[Path], params: dict, end_image: Path | None, uploads_prefix: str = c.DEFAULT_UPLOADS_PREFIX,
+         out_dir: Path | None = None) -> list[Upload]:
+    """Uploads for the given images, job files or folders, with the command-line parameters as metadata.
+
+    Raises UsageError with every problem found.
+    """
     uploads: list[Upload] = []
-    seen: set[str] = set()
+    seen: dict[str, Path] = {}
+    inputs, problems = expand(paths, uploads_prefix, skip=[out_dir] if out_dir else [])
 
     def add(upload: Upload) -> None:
         if upload.key in seen:
-            if upload.is_job:
-                raise UsageError(f"two inputs map to the same upload key {upload.key!r}; expected distinct paths")
+            if upload.is_job and seen[upload.key].resolve() != upload.path.resolve():
+                problems.append(f"{seen[upload.key]} and {upload.path} map to the same upload key {upload.key!r}; "
+                                "expected distinct paths (give them from a common folder)")
             return
-        seen.add(upload.key)
+        seen[upload.key] = upload.path
         uploads.append(upload)
 
-    for path in paths:
-        if not path.is_file():
-            raise UsageError(f"{path} does not exist or is not a file; expected a JPEG/PNG image or a .json job file")
-        key = uploads_prefix + _relative_key(path)
+    if end_image is not None and not end_image.is_file():
+        problems.append(f"`--end-image {end_image}` does not exist; expected a JPEG or PNG file")
+        end_image = None
+    metadata = {FLAG_METADATA[k]: encode_metadata_value(str(v)) for k, v in params.items() if v is not None}
+    for path, key in inputs:
+        if end_image is not None and path.resolve() == end_image.resolve():
+            continue  # the end frame inside a folder given as well is not a job of its own
+        if path.name == c.DEFAULTS_FILE_NAME:
+            add(Upload(key, path, is_job=False))
+            continue
+        if not classify_key(key, uploads_prefix, "").is_job:
+            problems.append(_not_a_job(path, key[len(uploads_prefix):]))
+            continue
         if path.suffix.lower() == c.JOB_FILE_SUFFIX:
             if params or end_image:
-                raise UsageError(f"{path} is a job file: put parameters in it, not on the command line")
+                problems.append(f"{path} is a job file: put parameters in it, not on the command line "
+                                "(flags apply to images only; give the images alone to use flags)")
+                continue
             for ref_key, ref_path in _job_file_assets(path, key):
                 add(Upload(ref_key, ref_path, is_job=False))
             add(Upload(key, path))
             continue
-        if path.suffix.lower() not in c.IMAGE_SUFFIXES:
-            raise UsageError(f"{path} has the suffix {path.suffix or '(none)'}; expected .jpg, .jpeg, .png or .json")
-        metadata = {FLAG_METADATA[k]: encode_metadata_value(str(v)) for k, v in params.items() if v is not None}
+        job_metadata = dict(metadata)
         if end_image is not None:
-            if not end_image.is_file():
-                raise UsageError(f"--end-image {end_image} does not exist; expected a JPEG or PNG file")
             end_key = posixpath.join(posixpath.dirname(key), FRAMES_FOLDER, end_image.name)
             add(Upload(end_key, end_image, is_job=False))
-            metadata["end-image"] = encode_metadata_value(f"{FRAMES_FOLDER}/{end_image.name}")
-        add(Upload(key, path, metadata))
+            job_metadata["end-image"] = encode_metadata_value(f"{FRAMES_FOLDER}/{end_image.name}")
+        size = sum(len(k) + len(v) for k, v in job_metadata.items())
+        if size > METADATA_MAX_BYTES:
+            problems.append(f"the flags make {size} bytes of S3 metadata for {path}; expected at most "
+                            f"{METADATA_MAX_BYTES}: put a long prompt in a .json job file")
+            continue
+        add(Upload(key, path, job_metadata))
+    if problems:
+        raise UsageError(list(dict.fromkeys(problems)))
     # assets first, so a job never starts before the files it names exist
     return sorted(uploads, key=lambda u: u.is_job)
+
+
+def _not_a_job(path: Path, relative: str) -> str:
+    if any(part.startswith("_") for part in relative.split("/")):
+        return (f"{path}: names starting with '_' are never jobs in the pipeline (they hold defaults and the "
+                "frames job files name); rename it, or name it in a .json job file")
+    return f"{path} has the suffix {path.suffix or '(none)'}; expected .jpg, .jpeg, .png, .json or a folder"
+
+
+def output_clashes(uploads: list[Upload], out_dir: Path, uploads_prefix: str = c.DEFAULT_UPLOADS_PREFIX,
+                   outputs_prefix: str = c.DEFAULT_OUTPUTS_PREFIX) -> list[str]:
+    """Outputs that would overwrite an input of this run, or a file that is not an earlier output."""
+    inputs = {u.path.resolve(): u.path for u in uploads}
+    problems = []
+    for upload in uploads:
+        if not upload.is_job:
+            continue
+        for kind, key in zip(("video", "manifest"), output_keys(upload.key, uploads_prefix, outputs_prefix),
+                             strict=True):
+            target = out_dir / key[len(outputs_prefix):]
+            resolved = target.resolve()
+            if resolved in inputs:
+                problems.append(f"`--out {out_dir}` would write the {kind} of {upload.path} over the input "
+                                f"{inputs[resolved]}; choose another folder, e.g. `--out i2v-output`")
+            elif target.is_file() and not _is_ours(target):
+                problems.append(f"`--out {out_dir}` would write the {kind} of {upload.path} over {target}, which "
+                                "is not an earlier i2v output; choose another folder, e.g. `--out i2v-output`")
+    return problems
+
+
+def _is_ours(path: Path) -> bool:
+    """An earlier run's output: an MP4, or a manifest."""
+    return path.suffix.lower() == c.VIDEO_SUFFIX or _is_manifest(path)
+
+
+def _is_manifest(path: Path) -> bool:
+    """A notification document an earlier run wrote beside its video."""
+    if path.suffix.lower() != c.MANIFEST_SUFFIX:
+        return False
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("schema") == MANIFEST_SCHEMA
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return False
 
 
 def _job_file_assets(path: Path, key: str) -> list[tuple[str, Path]]:
