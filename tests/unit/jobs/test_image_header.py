@@ -9,7 +9,7 @@ import struct
 import pytest
 from PIL import Image
 
-from i2v.errors import InvalidImage
+from i2v.contracts.errors import InvalidImage
 from i2v.jobs.image_header import bytes_reader, inspect_image
 
 
