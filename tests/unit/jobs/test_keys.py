@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from i2v.contracts.errors import InvalidKey
+from i2v.contracts.job import JobKind
 from i2v.jobs import keys
 
 UP, OUT = "uploads/", "outputs/"
@@ -30,13 +32,13 @@ UP, OUT = "uploads/", "outputs/"
 def test_images_in_any_case_are_image_jobs(key):
     decision = keys.classify_key(key, UP, OUT)
     assert decision.is_job
-    assert decision.kind == keys.KIND_IMAGE
+    assert decision.kind == JobKind.IMAGE
 
 
 @pytest.mark.parametrize("key", ["uploads/job.json", "uploads/a/b/long-prompt.JSON"])
 def test_json_files_are_job_files(key):
     decision = keys.classify_key(key, UP, OUT)
-    assert decision.kind == keys.KIND_JOB_FILE
+    assert decision.kind == JobKind.JOB_FILE
 
 
 @pytest.mark.parametrize(
@@ -69,6 +71,83 @@ def test_outputs_prefix_wins_even_when_nested_inside_uploads():
     decision = keys.classify_key("uploads/out/cat.png", "uploads/", "uploads/out/")
     assert not decision.is_job
     assert "outputs" in decision.reason
+
+
+# --- check_key ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "uploads/cat.png",
+        "uploads/a/b/cat.JPEG",
+        "uploads/my cat (1).png",
+        "uploads/café/猫.png",
+        "uploads/a.b/c..d.png",
+        "uploads/.hidden/cat.png",
+        "uploads/.../cat.png",
+        "uploads/100%25 sure+.png",
+    ],
+)
+def test_plain_keys_pass_the_key_check(key):
+    keys.check_key(key)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["uploads/../secret.png", "uploads/a/../cat.png", "uploads/./cat.png", "./uploads/cat.png", "uploads/a/..",
+     "uploads/."],
+)
+def test_dot_segments_are_refused(key):
+    with pytest.raises(InvalidKey) as info:
+        keys.check_key(key)
+    assert info.value.code == "INVALID_KEY"
+    assert repr(key) in info.value.message
+    assert "'.' or '..' segment" in info.value.message and "expected a plain path" in info.value.message
+
+
+@pytest.mark.parametrize("key", ["uploads//cat.png", "/uploads/cat.png", "uploads/a//b/cat.png"])
+def test_empty_segments_are_refused(key):
+    with pytest.raises(InvalidKey) as info:
+        keys.check_key(key)
+    assert info.value.code == "INVALID_KEY"
+    assert "empty segment" in info.value.message and repr(key) in info.value.message
+
+
+@pytest.mark.parametrize("char", ["\x00", "\n", "\r", "\t", "\x1b", "\x7f", "\\"])
+def test_control_characters_and_backslashes_are_refused(char):
+    key = f"uploads/cat{char}name.png"
+    with pytest.raises(InvalidKey) as info:
+        keys.check_key(key)
+    assert info.value.code == "INVALID_KEY"
+    assert repr(char) in info.value.message
+    assert "control character or backslash" in info.value.message
+
+
+def test_a_key_with_a_lone_surrogate_is_refused():
+    with pytest.raises(InvalidKey) as info:
+        keys.check_key("uploads/cat\udcff.png")
+    assert info.value.code == "INVALID_KEY"
+    assert "not valid Unicode" in info.value.message
+
+
+def test_the_message_names_which_key_is_wrong():
+    with pytest.raises(InvalidKey) as info:
+        keys.check_key("uploads/../end.png", "end image key")
+    assert info.value.message.startswith("the end image key 'uploads/../end.png'")
+
+
+@given(st.text(st.sampled_from(["a", "é", "猫", " ", ".", "/", "\\", "\x00", "\x1f", "\x7f", "+", "%"]), max_size=24))
+def test_the_key_check_refuses_exactly_the_ambiguous_keys(key):
+    segments = key.split("/")
+    ambiguous = (any(s in (".", "..") for s in segments) or "" in segments[:-1] or key.startswith("/")
+                 or any(ord(ch) < 0x20 or ch in "\x7f\\" for ch in key))
+    try:
+        keys.check_key(key)
+    except InvalidKey as exc:
+        assert ambiguous and exc.code == "INVALID_KEY"
+    else:
+        assert not ambiguous
 
 
 # --- decode_event_key ---------------------------------------------------------------------------
@@ -139,6 +218,13 @@ def test_execution_name_is_derived_from_the_job_id():
     job_id = keys.job_id_for("media", "uploads/cat.png", "v1")
     assert keys.execution_name(job_id) == f"job-{job_id}"
     assert len(keys.execution_name(job_id)) <= 80  # Step Functions' limit on execution names
+
+
+def test_an_operators_redrive_gets_a_new_execution_name():
+    job_id = keys.job_id_for("media", "uploads/cat.png", "v1")
+    assert keys.execution_name(job_id, 0) == f"job-{job_id}"
+    assert keys.execution_name(job_id, 2) == f"job-{job_id}-r2"
+    assert len(keys.execution_name(job_id, 999)) <= 80
 
 
 # --- resolve_relative ---------------------------------------------------------------------------
