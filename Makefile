@@ -1,22 +1,25 @@
-# The verbs people type. Everything bootstraps itself from a bare Python 3.11+ and Node 20.
+# The verbs people type. Everything bootstraps itself from a bare Python 3.11+ and Node 20 or newer.
 SHELL := /bin/bash
 PYTHON ?= python3
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+# jsii (the bridge the CDK's Python library runs Node through) warns on every synth when Node is past
+# its end of life. Node 20 works; this takes the major versions to silence (e.g. 20), not a yes/no.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-.PHONY: help install demo test test-unit test-e2e test-infra soak bench synth deploy lint clean
+.PHONY: help install demo test test-unit test-e2e test-infra soak bench synth deploy destroy lint clean
 
 help:
 	@echo "make demo    - run the whole pipeline locally on a sample image (no AWS account needed)"
 	@echo "make test    - unit, workflow, infrastructure (synth + cdk-nag + cfn-lint) and end-to-end tests"
 	@echo "make soak    - the full fault soak (300+ uploads, duplicates, 429s, 5xx, failures)"
 	@echo "make bench   - benchmarks against the usual designs; writes bench-results/"
-	@echo "make synth   - cdk synth (offline, no Docker)"
+	@echo "make synth   - cdk synth (no Docker, no AWS account; bundling the functions needs PyPI)"
 	@echo "make deploy  - cdk deploy (needs AWS credentials)"
+	@echo "make destroy - cdk destroy (what removalPolicy=retain keeps stays: see the README)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -58,6 +61,9 @@ synth: install
 
 deploy: install
 	npx cdk deploy
+
+destroy: install
+	npx cdk destroy
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check functions infra tests

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+
+def _node_major() -> str:
+    """jsii's end-of-life warning is silenced per Node major version (e.g. "20"), not by "1"."""
+    try:
+        return subprocess.run(["node", "-p", "process.versions.node.split('.')[0]"], capture_output=True,
+                              text=True, timeout=30, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", _node_major())
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}

@@ -91,4 +91,4 @@ def test_a_bad_knob_fails_the_app_with_the_knob_name(tmp_path):
 def _env() -> dict[str, str]:
     import os
 
-    return {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1"}
+    return {**os.environ}  # conftest set JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION to Node's major version
