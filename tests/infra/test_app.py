@@ -92,3 +92,21 @@ def _env() -> dict[str, str]:
     import os
 
     return {**os.environ}  # conftest set JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION to Node's major version
+
+
+def test_the_makefile_silences_the_node_end_of_life_warning(tmp_path):
+    """The value the Makefile exports reaches jsii, which then prints no end-of-life banner on synth."""
+    import os
+    import shutil
+
+    if not shutil.which("make"):
+        pytest.skip("make is not installed")
+    exported = subprocess.run(
+        ["make", "-s", "--no-print-directory", "-C", str(REPO_ROOT), "--eval",
+         "print-jsii-silence: ; @echo $$JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "print-jsii-silence"],
+        capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    env = {k: v for k, v in os.environ.items() if k != "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"}
+    proc = subprocess.run([sys.executable, "-c", "import aws_cdk"], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env={**env, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": exported})
+    assert proc.returncode == 0, proc.stderr
+    assert "end-of-life" not in proc.stderr and "!!" not in proc.stderr, proc.stderr
