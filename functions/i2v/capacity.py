@@ -44,6 +44,7 @@ class Snapshot:
     free_slots: int
     free_tokens: int
     next_token_at: float | None  # when the soonest taken rate token frees (None: some are free)
+    holders: frozenset[str] = frozenset()  # jobs holding a live in-flight slot
 
     @property
     def can_start(self) -> int:
@@ -72,8 +73,9 @@ class Capacity:
         leases = self.store.read(self.slots + self.tokens)
         tokens = self._free(self.tokens, leases, now)
         soonest = min((leases[t].until for t in self.tokens if t in leases and leases[t].live(now)), default=None)
+        holders = frozenset(str(leases[s].holder) for s in self.slots if s in leases and leases[s].live(now))
         return Snapshot(free_slots=len(self._free(self.slots, leases, now)), free_tokens=len(tokens),
-                        next_token_at=None if tokens else soonest)
+                        next_token_at=None if tokens else soonest, holders=holders)
 
     def acquire(self, job_id: str, lease_seconds: float) -> str:
         """Take an in-flight slot (or find the one ``job_id`` holds) and a rate token; raise AtCapacity when full."""

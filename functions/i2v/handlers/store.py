@@ -8,8 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from i2v.contracts.state import WorkflowState
 from i2v.contracts.status import Stage
-from i2v.observability import bind_job, metrics, tracer
-from i2v.observability import logger
+from i2v.observability import bind_job, logger, metrics, tracer
 from i2v.runtime import store_deps
 from i2v.steps.store import store
 

@@ -48,8 +48,10 @@ def _sniff(head: bytes) -> str:
                        code=ErrorCode.IMAGE_FORMAT_UNSUPPORTED)
 
 
-def _png(read: Reader, size: int) -> tuple[int, int]:
-    head = read(0, 32)
+def _png(read: Reader, size: int, head: bytes) -> tuple[int, int]:
+    """``head`` holds the first bytes already read (the header chunk is within the first 33)."""
+    if len(head) < 33:
+        head = read(0, 32)
     if len(head) < 33:
         raise InvalidImage("the PNG ends inside its header; expected a complete PNG file", code=ErrorCode.IMAGE_CORRUPT)
     length, ctype = struct.unpack(">I4s", head[8:16])
@@ -114,7 +116,7 @@ def inspect_image(read: Reader, size: int) -> ImageInfo:
         raise InvalidImage("the image file is empty (0 bytes); expected a JPEG or PNG", code=ErrorCode.IMAGE_EMPTY)
     head = read(0, min(size, 64) - 1)
     fmt = _sniff(head)
-    width, height = _png(read, size) if fmt == "png" else _jpeg(read, size)
+    width, height = _png(read, size, head) if fmt == "png" else _jpeg(read, size)
     if width <= 0 or height <= 0:
         raise InvalidImage(f"the {fmt.upper()} header gives a size of {width}x{height}; expected a valid image",
                            code=ErrorCode.IMAGE_CORRUPT)

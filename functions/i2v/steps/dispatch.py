@@ -117,27 +117,36 @@ class Dispatcher:
         """Start jobs until capacity, the backlog or the time runs out; ``report``: measure the backlog."""
         done = Round()
         while not done.stopped:
-            done.stopped = self._one_pass(done, seconds_left)
+            done.stopped = self._one_pass(done, seconds_left, recover=report)
         if report:
             self._report(done)
         logger.info("dispatch round", extra={"started": done.started, "failed": done.failed,
                                              "stopped": done.stopped})
         return done
 
-    def _one_pass(self, done: Round, seconds_left: Callable[[], float]) -> str:
+    def _one_pass(self, done: Round, seconds_left: Callable[[], float], recover: bool) -> str:
+        """One look at the backlog. With every slot taken, only ``recover`` looks further: a job whose
+        dispatcher died holds a slot of its own and can go on (the schedule's wake does this)."""
         snapshot = self.d.capacity.snapshot()
-        if snapshot.free_slots == 0:
+        taken = done.started + done.failed
+        if snapshot.free_slots == 0 and not (recover and snapshot.holders):
             return "every in-flight slot is taken"
         if snapshot.free_tokens == 0:
             self._wake_at(snapshot.next_token_at, "rate window")
             return "the rate window is used up"
-        entries = self.d.backlog.head(snapshot.can_start + 5)
+        room = snapshot.can_start or 1  # 1: with no free slot, a dead dispatcher's job may go on in its own
+        entries = self.d.backlog.head(room + 5)
         progressed = False
         for entry in entries:
+            if done.started + done.failed >= taken + room:
+                return ""  # this pass used the room it saw; the next one looks again
+
             if entry.ghost:
                 self.d.backlog.leave(entry.job_id)
                 continue
             if not entry.available(self.d.clock()):
+                continue
+            if snapshot.free_slots == 0 and entry.job_id not in snapshot.holders:
                 continue
             if seconds_left() < c.DISPATCH_JOB_BUDGET_SECONDS:
                 return "the function's time is nearly up"
