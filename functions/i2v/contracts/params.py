@@ -68,7 +68,7 @@ def _shown(value: object) -> str | int | float | None:
         return value if abs(value) < 10**15 else _show(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
-    text = value if isinstance(value, str) else repr(value)
+    text = value if isinstance(value, str) else _repr(value)
     return text.encode("utf-8", "replace").decode("utf-8")[:2 * c.PROMPT_MAX]
 
 
@@ -100,9 +100,17 @@ def _text(name: str, value: object, code: ErrorCode, *, required: bool) -> str |
     return value
 
 
+def _repr(value: object) -> str:
+    """repr() that never raises: JSON can nest deeper than repr() can recurse from a deeper stack."""
+    try:
+        return repr(value)
+    except (RecursionError, ValueError):  # ValueError: an int of more than sys.get_int_max_str_digits() digits
+        return f"<a {type(value).__name__} nested too deeply or too long to show>"
+
+
 def _show(value: object) -> str:
     """A value for an error message: short, and never a huge or hostile string in full."""
-    text = repr(value)
+    text = _repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
