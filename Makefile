@@ -69,4 +69,4 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check functions infra tests
 
 clean:
-	rm -rf cdk.out .pytest_cache demo-output i2v-output
+	rm -rf cdk.out .pytest_cache demo-output i2v-output .i2v-up

@@ -364,7 +364,7 @@ def _serve(port: int, provider_url: str | None, speed: float, max_in_flight: int
     try:
         run.__enter__()  # a signal may arrive half-way: the finally below stops what did start
         cfg = run.cloud.config
-        provider = (f"the provider simulator at {run.provider_url}; videos are {SIMULATED}s" if not provider_url
+        provider = (f"simulator at {run.provider_url}, its videos are {SIMULATED}s" if not provider_url
                     else run.provider_url)
         for line in banner(run.cloud.endpoint, cfg.bucket, cfg.uploads_prefix, cfg.outputs_prefix, provider,
                            out / ".i2v" / "lambda.log"):
