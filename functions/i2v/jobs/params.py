@@ -7,10 +7,12 @@ then merge and check them (highest first: the object's metadata or the job file 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import sys
 from collections.abc import Mapping
-from email.header import Header, decode_header, make_header
+from email.header import decode_header, make_header
 from typing import Any
 
 from i2v.contracts.errors import ErrorCode, InvalidJobFile
@@ -43,10 +45,11 @@ def decode_metadata_value(value: str) -> str:
 
 
 def encode_metadata_value(value: str) -> str:
-    """The inverse, for writers (the command line): ASCII stays as is; never folded."""
-    if value.isascii():
+    """The inverse, for writers (the command line): printable ASCII stays as is; anything else is one
+    encoded-word on one line (a header value cannot hold a line break, and folding would lose it)."""
+    if value.isascii() and value.isprintable() and "=?" not in value:
         return value
-    return Header(value, "utf-8").encode(maxlinelen=100000)
+    return "=?utf-8?b?" + base64.b64encode(value.encode("utf-8")).decode("ascii") + "?="
 
 
 def from_metadata(metadata: Mapping[str, str]) -> dict[str, Any]:
@@ -70,7 +73,12 @@ def parse_json_object(raw: bytes, what: str, *, allowed: frozenset[str],
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: JSON, and ints over 4300 digits
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        if isinstance(exc, RecursionError):
+            reason = "nested too deeply"
+        elif isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
+            reason = str(exc)[:200]
+        else:  # int() refused a number too long to convert (its message advises a Python setting)
+            reason = f"a number has more than {sys.get_int_max_str_digits()} digits"
         raise error(f"{what} is not valid JSON ({reason}); expected a JSON object such as "
                     '{"image": "cat.png", "prompt": "..."}') from None
     if not isinstance(doc, dict):

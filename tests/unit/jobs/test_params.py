@@ -1,64 +1,21 @@
-"""Where job parameters come from and how the layers merge (i2v.jobs.params)."""
+"""Where job parameters come from: S3 user metadata and job or defaults files (i2v.jobs.params).
+
+How the layers merge and which values are valid are contracts: tests/unit/contracts/test_params.py.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+from email.header import Header
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from i2v import constants as c
-from i2v.errors import InvalidJobFile, InvalidParameters
+from i2v.contracts.errors import DefaultsFileError, InvalidJobFile
+from i2v.contracts.params import DEFAULTS_FILE_KEYS, JOB_FILE_KEYS
 from i2v.jobs import params as p
-
-# --- precedence ---------------------------------------------------------------------------------
-
-
-def test_metadata_beats_defaults_file_beats_stack_defaults():
-    metadata = p.from_metadata({"prompt": "from metadata"})
-    folder = {"prompt": "from folder", "duration": 10}
-    stack = p.stack_defaults({})
-    merged = p.merge_layers(metadata, folder, stack)
-    assert merged["prompt"] == "from metadata"
-    assert merged["duration"] == 10
-    assert merged["mode"] == c.DEFAULT_MODE
-    assert merged["guidance_scale"] == c.DEFAULT_GUIDANCE_SCALE
-
-
-def test_none_does_not_override_a_lower_layer():
-    assert p.merge_layers({"prompt": None}, {"prompt": "lower"}) == {"prompt": "lower"}
-
-
-def test_a_job_with_no_prompt_anywhere_uses_the_stack_default_prompt():
-    merged = p.merge_layers({}, {}, p.stack_defaults({}))
-    assert merged["prompt"] == c.DEFAULT_PROMPT
-
-
-values = st.one_of(st.none(), st.integers(), st.text(max_size=5), st.floats(allow_nan=False))
-layer = st.dictionaries(st.sampled_from(p.PARAM_KEYS), values, max_size=len(p.PARAM_KEYS))
-
-
-@given(st.lists(layer, max_size=5))
-def test_each_merged_value_comes_from_the_first_layer_that_sets_it(layers):
-    merged = p.merge_layers(*layers)
-    for key in p.PARAM_KEYS:
-        setters = [lay[key] for lay in layers if lay.get(key) is not None]
-        if setters:
-            assert merged[key] == setters[0]
-        else:
-            assert key not in merged
-
-
-def test_stack_defaults_take_overrides_and_refuse_unknown_keys():
-    assert p.stack_defaults({"prompt": "house style"})["prompt"] == "house style"
-    assert p.stack_defaults({"prompt": "house style"})["mode"] == c.DEFAULT_MODE
-    with pytest.raises(InvalidParameters) as info:
-        p.stack_defaults({"end_image": "x.png", "colour": "red"})
-    assert info.value.code == "INVALID_STACK_DEFAULTS"
-    assert "colour" in info.value.message and "end_image" in info.value.message
-
 
 # --- metadata -----------------------------------------------------------------------------------
 
@@ -72,6 +29,7 @@ def test_metadata_names_map_to_canonical_parameters():
             "duration": "10",
             "guidance-scale": "0.7",
             "end-image": "_frames/end.png",
+            "priority": "high",
             "camera": "ignored",
         }
     )
@@ -82,11 +40,13 @@ def test_metadata_names_map_to_canonical_parameters():
         "duration": "10",
         "guidance_scale": "0.7",
         "end_image": "_frames/end.png",
+        "priority": "high",
     }
 
 
 def test_metadata_names_are_case_insensitive():
-    assert p.from_metadata({"Prompt": "x", "NEGATIVE-PROMPT": "y"}) == {"prompt": "x", "negative_prompt": "y"}
+    assert p.from_metadata({"Prompt": "x", "NEGATIVE-PROMPT": "y", "Priority": "low"}) == {
+        "prompt": "x", "negative_prompt": "y", "priority": "low"}
 
 
 def test_non_ascii_metadata_arrives_rfc2047_encoded_and_is_decoded():
@@ -98,9 +58,31 @@ def test_quoted_printable_encoded_words_are_decoded():
     assert p.from_metadata({"prompt": "=?utf-8?q?caf=C3=A9?="}) == {"prompt": "café"}
 
 
-@pytest.mark.parametrize("text", ["ascii stays", "café ☕ 猫", "a =? b ?= c"])
+def test_a_folded_value_of_several_encoded_words_is_unfolded_and_decoded():
+    text = "un chat sur la plage au coucher du soleil ☀ 猫 " * 4
+    folded = Header(text, "utf-8").encode()  # what a mail-style writer sends: words on continuation lines
+    assert "\n " in folded
+    assert p.decode_metadata_value(folded) == text
+    assert p.decode_metadata_value(folded.replace("\n", "\r\n")) == text
+
+
+@pytest.mark.parametrize("folded, plain", [("a long\r\n prompt", "a long prompt"),
+                                           ("a long\n\tprompt", "a long prompt"),
+                                           ("one\r\n  two\n three", "one two three")])
+def test_a_folded_plain_value_is_unfolded(folded, plain):
+    assert p.decode_metadata_value(folded) == plain
+    assert p.from_metadata({"prompt": folded}) == {"prompt": plain}
+
+
+def test_a_newline_without_a_continuation_is_not_folding():
+    assert p.decode_metadata_value("line one\nline two") == "line one\nline two"
+
+
+@pytest.mark.parametrize("text", ["ascii stays", "café ☕ 猫", "a =? b ?= c", "long ünïcödé " * 30])
 def test_metadata_encoding_round_trips(text):
-    assert p.decode_metadata_value(p.encode_metadata_value(text)) == text
+    encoded = p.encode_metadata_value(text)
+    assert "\n" not in encoded  # never folded: S3 metadata values are one line
+    assert p.decode_metadata_value(encoded) == text
 
 
 def test_ascii_metadata_is_written_as_is():
@@ -111,66 +93,120 @@ def test_malformed_encoded_words_are_kept_verbatim():
     assert p.decode_metadata_value("=?bogus-charset?B?////?=") == "=?bogus-charset?B?////?="
 
 
+@pytest.mark.parametrize("text", ["two\nlines é", "two\nlines", "cr\r\x80", "tab\there", "=?utf-8?q?hi?="])
+def test_line_breaks_and_look_alike_encoded_words_survive_encoding(text):
+    encoded = p.encode_metadata_value(text)
+    assert encoded.isascii() and encoded.isprintable()  # a valid one-line header value
+    assert p.decode_metadata_value(encoded) == text
+
+
+@given(st.text(st.characters(codec="utf-8"), max_size=200))
+def test_any_text_survives_encoding_for_metadata(text):
+    encoded = p.encode_metadata_value(text)
+    assert encoded.isascii() and encoded.isprintable()
+    assert p.decode_metadata_value(encoded) == text
+
+
 # --- job and defaults files ---------------------------------------------------------------------
 
 
+def parse(raw: bytes, what: str = "job file uploads/j.json", allowed=JOB_FILE_KEYS, error=InvalidJobFile):
+    return p.parse_json_object(raw, what, allowed=allowed, error=error)
+
+
+def refused(raw: bytes, **kw) -> InvalidJobFile:
+    with pytest.raises(InvalidJobFile) as info:
+        parse(raw, **kw)
+    return info.value
+
+
 def test_a_job_file_parses_to_its_object():
-    raw = json.dumps({"image": "cat.png", "prompt": "p", "duration": 10}).encode()
-    assert p.parse_json_object(raw, "job file uploads/j.json", allowed=p.JOB_FILE_KEYS) == {
-        "image": "cat.png",
-        "prompt": "p",
-        "duration": 10,
-    }
+    raw = json.dumps({"image": "cat.png", "prompt": "p", "duration": 10, "priority": "high"}).encode()
+    assert parse(raw) == {"image": "cat.png", "prompt": "p", "duration": 10, "priority": "high"}
 
 
 def test_a_byte_order_mark_is_accepted():
-    raw = '\ufeff{"image": "cat.png"}'.encode()
-    assert p.parse_json_object(raw, "job file", allowed=p.JOB_FILE_KEYS) == {"image": "cat.png"}
+    assert parse('\ufeff{"image": "cat.png"}'.encode()) == {"image": "cat.png"}
 
 
-@pytest.mark.parametrize("raw", [b"not json", b'{"image": ', b"\xff\xfe\x00garbage"])
+@pytest.mark.parametrize("raw", [b"", b"   ", b"\n\t \r\n"])
+def test_an_empty_file_is_refused_with_an_example(raw):
+    err = refused(raw)
+    assert err.code == "INVALID_JOB_FILE"
+    assert err.message == ('job file uploads/j.json is empty; expected a JSON object such as '
+                           '{"image": "cat.png", "prompt": "..."}')
+
+
+def test_an_empty_defaults_file_keeps_the_defaults_error_code():
+    err = refused(b"", what="defaults file uploads/_defaults.json", allowed=DEFAULTS_FILE_KEYS,
+                  error=DefaultsFileError)
+    assert isinstance(err, DefaultsFileError)
+    assert err.code == "INVALID_DEFAULTS_FILE"
+    assert "uploads/_defaults.json is empty" in err.message
+
+
+@pytest.mark.parametrize("raw", [b"not json", b'{"image": ', b"\xff\xfe\x00garbage", b"\xef\xbb\xbf"])
 def test_a_file_that_is_not_json_is_refused(raw):
-    with pytest.raises(InvalidJobFile) as info:
-        p.parse_json_object(raw, "job file uploads/j.json", allowed=p.JOB_FILE_KEYS)
-    assert info.value.code == "INVALID_JOB_FILE"
-    assert "uploads/j.json" in info.value.message
-    assert "not valid JSON" in info.value.message and "expected a JSON object" in info.value.message
+    err = refused(raw)
+    assert err.code == "INVALID_JOB_FILE"
+    assert "uploads/j.json" in err.message
+    assert "not valid JSON" in err.message and "expected a JSON object" in err.message
 
 
-@pytest.mark.parametrize("raw, kind", [(b"[1, 2]", "list"), (b'"cat.png"', "str"), (b"42", "int")])
+def test_nesting_100000_deep_is_refused_without_crashing():
+    err = refused(b"[" * 100_000)
+    assert err.code == "INVALID_JOB_FILE"
+    assert "expected at most 65536 bytes" in err.message  # too big to be a job file at all
+
+
+@pytest.mark.parametrize("raw", [b"[" * 60_000, b'{"prompt": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"])
+def test_nesting_deeper_than_the_parser_goes_is_refused_without_crashing(raw):
+    assert len(raw) <= p.MAX_JOB_FILE_BYTES
+    err = refused(raw)
+    assert err.code == "INVALID_JOB_FILE"
+    assert "not valid JSON (nested too deeply)" in err.message
+
+
+def test_a_5000_digit_number_is_refused_without_crashing():
+    err = refused(b'{"image": "cat.png", "duration": ' + b"9" * 5000 + b"}")
+    assert err.code == "INVALID_JOB_FILE"
+    assert "not valid JSON (a number has more than 4300 digits)" in err.message
+    assert "sys." not in err.message  # no advice about Python settings for the uploader
+
+
+def test_numbers_json_cannot_hold_exactly_still_parse():
+    # 1e400 is infinity and NaN is accepted by Python's parser: the rules refuse them, not the parser
+    assert parse(b'{"duration": 1e400, "guidance_scale": NaN}')["duration"] == float("inf")
+
+
+@pytest.mark.parametrize("raw, kind", [(b"[1, 2]", "list"), (b'"cat.png"', "str"), (b"42", "int"), (b"null", "NoneType")])
 def test_a_file_that_is_not_an_object_is_refused(raw, kind):
-    with pytest.raises(InvalidJobFile) as info:
-        p.parse_json_object(raw, "job file", allowed=p.JOB_FILE_KEYS)
-    assert info.value.code == "INVALID_JOB_FILE"
-    assert kind in info.value.message and "expected a JSON object" in info.value.message
+    err = refused(raw)
+    assert err.code == "INVALID_JOB_FILE"
+    assert f"holds a JSON {kind}" in err.message and "expected a JSON object" in err.message
 
 
 def test_unknown_keys_are_named_in_the_message():
-    raw = json.dumps({"image": "cat.png", "promt": "typo", "seed": 1}).encode()
-    with pytest.raises(InvalidJobFile) as info:
-        p.parse_json_object(raw, "job file uploads/j.json", allowed=p.JOB_FILE_KEYS)
-    assert info.value.code == "JOB_FILE_UNKNOWN_KEYS"
-    assert "promt" in info.value.message and "seed" in info.value.message
-    assert "expected only" in info.value.message and "prompt" in info.value.message
+    err = refused(json.dumps({"image": "cat.png", "promt": "typo", "seed": 1}).encode())
+    assert err.code == "JOB_FILE_UNKNOWN_KEYS"
+    assert "'promt'" in err.message and "'seed'" in err.message
+    assert "expected only" in err.message and "prompt" in err.message and "priority" in err.message
 
 
 def test_unknown_keys_in_a_defaults_file_keep_the_defaults_error_code():
-    class DefaultsError(InvalidJobFile):
-        code = "INVALID_DEFAULTS_FILE"
+    err = refused(b'{"image": "x.png"}', what="defaults file", allowed=DEFAULTS_FILE_KEYS, error=DefaultsFileError)
+    assert isinstance(err, DefaultsFileError)
+    assert err.code == "INVALID_DEFAULTS_FILE"
+    assert "image" in err.message
 
-    with pytest.raises(DefaultsError) as info:
-        p.parse_json_object(
-            b'{"image": "x.png"}', "defaults file", allowed=p.DEFAULTS_FILE_KEYS, error=DefaultsError
-        )
-    assert info.value.code == "INVALID_DEFAULTS_FILE"
-    assert "image" in info.value.message
+
+def test_a_defaults_file_may_set_the_priority():
+    assert parse(b'{"priority": "low"}', allowed=DEFAULTS_FILE_KEYS, error=DefaultsFileError) == {"priority": "low"}
 
 
 def test_a_file_over_64_kib_is_refused_before_parsing():
-    raw = json.dumps({"prompt": "x" * (p.MAX_JOB_FILE_BYTES)}).encode()
-    with pytest.raises(InvalidJobFile) as info:
-        p.parse_json_object(raw, "job file", allowed=p.JOB_FILE_KEYS)
-    assert str(p.MAX_JOB_FILE_BYTES) in info.value.message and "at most" in info.value.message
+    err = refused(json.dumps({"prompt": "x" * p.MAX_JOB_FILE_BYTES}).encode())
+    assert str(p.MAX_JOB_FILE_BYTES) in err.message and "at most" in err.message
 
 
 def test_a_file_of_exactly_64_kib_is_accepted():
@@ -178,23 +214,11 @@ def test_a_file_of_exactly_64_kib_is_accepted():
     doc["prompt"] = "x" * (p.MAX_JOB_FILE_BYTES - len(json.dumps(doc)))
     raw = json.dumps(doc).encode()
     assert len(raw) == p.MAX_JOB_FILE_BYTES
-    assert p.parse_json_object(raw, "job file", allowed=p.JOB_FILE_KEYS) == doc
+    assert parse(raw) == doc
 
 
-def test_canonical_request_names_the_end_image_key():
-    params = p.JobParams(
-        mode="Professional",
-        prompt="p",
-        negative_prompt=None,
-        duration=5,
-        guidance_scale=0.5,
-        end_image="uploads/_frames/end.png",
-    )
-    assert p.canonical_request(params) == {
-        "mode": "Professional",
-        "prompt": "p",
-        "negative_prompt": None,
-        "duration": 5,
-        "guidance_scale": 0.5,
-        "end_image_key": "uploads/_frames/end.png",
-    }
+def test_many_unknown_keys_give_a_bounded_message():
+    raw = json.dumps({f"key{i:04d}" + "x" * 100: 1 for i in range(200)}).encode()
+    err = refused(raw)
+    assert err.code == "JOB_FILE_UNKNOWN_KEYS"
+    assert len(err.message) < 1000
