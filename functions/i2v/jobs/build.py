@@ -133,7 +133,9 @@ def _job_file_layer(job: Job, store: ObjectStore, uploads_prefix: str) -> dict[s
     if not isinstance(image_ref, str) or not image_ref.strip():
         raise InvalidJobFile(f"job file {src.key} has no \"image\"; expected the key of a JPEG or PNG "
                              "relative to the job file's folder")
-    job.image_key = _resolve_inside(src.key, image_ref, uploads_prefix, f"job file {src.key}")
+    image_key = _resolve_inside(src.key, image_ref, uploads_prefix, f"job file {src.key}")
+    keys.check_key(image_key, "image key")  # before it is on the job, which its failure notification carries
+    job.image_key = image_key
     end_ref = doc.get("end_image")
     if isinstance(end_ref, str) and end_ref.strip():
         doc["end_image"] = _resolve_inside(src.key, end_ref, uploads_prefix, f"job file {src.key}")
@@ -172,12 +174,13 @@ def prepare(job: Job, store: ObjectStore, uploads_prefix: str, stack_defaults: M
     merged = merge_layers(own, folder_defaults, stack_defaults)
     job.request = shown_request(merged)
     params = validate_params(merged)
+    if params.end_image:
+        keys.check_key(params.end_image, "end image key")  # before it is in the request the notification shows
     job.request = params.request()
     own_source = image_key == src.key
     image, job.image_pin = _inspect(store, image_key, "image", src.pin if own_source else None,
                                     head=source_head if own_source else None)
     end_image = None
     if params.end_image:
-        keys.check_key(params.end_image, "end image key")
         end_image, job.end_image_pin = _inspect(store, params.end_image, "end image", missing=EndImageMissing)
     return PreparedJob(job=job, params=params, image=image, end_image=end_image)

@@ -1,4 +1,4 @@
-"""From an uploaded object to a validated job, with an in-memory bucket (i2v.jobs.build)."""
+"""From an uploaded object to a validated job, on the in-memory bucket (i2v.jobs.build)."""
 
 from __future__ import annotations
 
@@ -7,33 +7,33 @@ import json
 import pytest
 
 from i2v import constants as c
-from i2v.errors import JobError
+from i2v.contracts.errors import JobError, ObjectChanged
+from i2v.contracts.job import Job, JobKind, Pin, Source
+from i2v.contracts.params import stack_defaults
+from i2v.contracts.status import Priority
 from i2v.jobs import keys
 from i2v.jobs.build import identify, prepare
-from i2v.jobs.params import stack_defaults
-from i2v.models import Job
 
 UP, OUT = "uploads/", "outputs/"
 STACK = stack_defaults({})
 
 
-def job_for(bucket, key: str, version: str | None = None) -> Job:
+def source_of(bucket, key: str, version: str | None = None, sequencer: str | None = "0055AED6DCD90281E5") -> Source:
+    """The Source an S3 event for the object's latest upload (or ``version``) would give."""
     head = bucket.head(key)
-    found = identify(
-        bucket.bucket,
-        key,
-        version or (head.version_id if head else None),
-        head.etag if head else None,
-        UP,
-        OUT,
-    )
+    return Source(bucket.bucket, key, version_id=version or (head.version_id if head else None),
+                  etag=head.etag if head else None, sequencer=sequencer)
+
+
+def job_for(bucket, key: str, version: str | None = None) -> Job:
+    found = identify(source_of(bucket, key, version), UP, OUT)
     assert isinstance(found, Job), found
     return found
 
 
-def failure(job: Job, bucket, **kw) -> JobError:
+def failure(job: Job, bucket, defaults=STACK) -> JobError:
     with pytest.raises(JobError) as info:
-        prepare(job, bucket, UP, STACK, **kw)
+        prepare(job, bucket, UP, defaults)
     return info.value
 
 
@@ -41,35 +41,49 @@ def failure(job: Job, bucket, **kw) -> JobError:
 
 
 def test_identify_an_image_job():
-    job = identify("media", "uploads/a/cat.png", "v1", "etag1", UP, OUT)
+    job = identify(Source("media", "uploads/a/cat.png", "v1", "etag1", "seq1"), UP, OUT)
     assert isinstance(job, Job)
-    assert job.job_id == keys.job_id_for("media", "uploads/a/cat.png", "v1")
-    assert job.kind == keys.KIND_IMAGE
+    assert job.job_id == keys.job_id_for("media", "uploads/a/cat.png", "v1")  # the version id alone names it
+    assert job.kind is JobKind.IMAGE
     assert (job.video_key, job.manifest_key) == ("outputs/a/cat.mp4", "outputs/a/cat.json")
     assert job.image_key == "uploads/a/cat.png"
-    assert job.source.to_dict() == {
-        "bucket": "media",
-        "key": "uploads/a/cat.png",
-        "version_id": "v1",
-        "etag": "etag1",
-    }
+    assert job.source.to_dict() == {"bucket": "media", "key": "uploads/a/cat.png", "version_id": "v1",
+                                    "etag": "etag1", "sequencer": "seq1"}
 
 
-def test_identify_without_versioning_keys_the_job_by_etag():
-    job = identify("media", "uploads/cat.png", None, "etag1", UP, OUT)
+def test_without_versioning_the_job_is_keyed_by_etag_and_the_events_sequencer():
+    first = identify(Source("media", "uploads/cat.png", None, "etag1", "seq1"), UP, OUT)
+    assert first.job_id == keys.job_id_for("media", "uploads/cat.png", "etag1@seq1")
+    # the same bytes uploaded again: same ETag, a later sequencer -> a job of its own
+    again = identify(Source("media", "uploads/cat.png", None, "etag1", "seq2"), UP, OUT)
+    assert again.job_id != first.job_id
+    # a redelivery of the same event -> the same job
+    assert identify(Source("media", "uploads/cat.png", None, "etag1", "seq1"), UP, OUT).job_id == first.job_id
+
+
+def test_without_versioning_or_sequencer_the_etag_keys_the_job():
+    job = identify(Source("media", "uploads/cat.png", None, "etag1"), UP, OUT)
     assert job.job_id == keys.job_id_for("media", "uploads/cat.png", "etag1")
-    assert job.job_id != identify("media", "uploads/cat.png", None, "etag2", UP, OUT).job_id
+    assert job.job_id != identify(Source("media", "uploads/cat.png", None, "etag2"), UP, OUT).job_id
+
+
+def test_a_new_version_of_the_same_key_is_a_new_job():
+    one = identify(Source("media", "uploads/cat.png", "v1", "e"), UP, OUT)
+    two = identify(Source("media", "uploads/cat.png", "v2", "e"), UP, OUT)
+    assert one.job_id != two.job_id
+    assert (one.video_key, one.manifest_key) == (two.video_key, two.manifest_key)
 
 
 def test_identify_a_job_file_leaves_the_image_for_later():
-    job = identify("media", "uploads/jobs/j.json", "v1", None, UP, OUT)
-    assert job.kind == keys.KIND_JOB_FILE
+    job = identify(Source("media", "uploads/jobs/j.json", "v1"), UP, OUT)
+    assert job.kind is JobKind.JOB_FILE
     assert job.image_key is None
 
 
-@pytest.mark.parametrize("key", ["uploads/_defaults.json", "outputs/cat.json", "uploads/readme.txt"])
+@pytest.mark.parametrize("key", ["uploads/_defaults.json", "outputs/cat.json", "uploads/readme.txt",
+                                 "uploads/_frames/end.png", "uploads/folder/", "elsewhere/cat.png"])
 def test_identify_says_why_something_is_no_job(key):
-    decision = identify("media", key, None, None, UP, OUT)
+    decision = identify(Source("media", key), UP, OUT)
     assert isinstance(decision, keys.KeyDecision)
     assert not decision.is_job and decision.reason
 
@@ -78,33 +92,20 @@ def test_identify_says_why_something_is_no_job(key):
 
 
 def test_image_job_takes_its_parameters_from_metadata(bucket, image_data):
-    bucket.put(
-        "uploads/cat.png",
-        image_data(640, 480),
-        {
-            "prompt": "a cat surfing",
-            "mode": "Professional",
-            "duration": "10",
-            "guidance-scale": "0.8",
-            "negative-prompt": "blur",
-        },
-    )
+    bucket.put("uploads/cat.png", image_data(640, 480), {"prompt": "a cat surfing", "mode": "Professional",
+                                                         "duration": "10", "guidance-scale": "0.8",
+                                                         "negative-prompt": "blur", "priority": "HIGH"})
     job = job_for(bucket, "uploads/cat.png")
     prepared = prepare(job, bucket, UP, STACK)
     assert prepared.params.prompt == "a cat surfing"
     assert prepared.params.mode == "Professional"
     assert prepared.params.duration == 10
     assert prepared.params.guidance_scale == 0.8
+    assert prepared.params.priority is Priority.HIGH
     assert (prepared.image.format, prepared.image.width, prepared.image.height) == ("png", 640, 480)
     assert prepared.end_image is None
-    assert job.request == {
-        "mode": "Professional",
-        "prompt": "a cat surfing",
-        "negative_prompt": "blur",
-        "duration": 10,
-        "guidance_scale": 0.8,
-        "end_image_key": None,
-    }
+    assert job.request == {"mode": "Professional", "prompt": "a cat surfing", "negative_prompt": "blur",
+                           "duration": 10, "guidance_scale": 0.8, "end_image_key": None, "priority": "high"}
 
 
 def test_image_job_without_parameters_uses_the_stack_defaults(bucket, image_data):
@@ -112,37 +113,114 @@ def test_image_job_without_parameters_uses_the_stack_defaults(bucket, image_data
     prepared = prepare(job_for(bucket, "uploads/cat.jpg"), bucket, UP, STACK)
     assert prepared.params.prompt == c.DEFAULT_PROMPT
     assert (prepared.params.mode, prepared.params.duration, prepared.params.guidance_scale) == (
-        c.DEFAULT_MODE,
-        c.DEFAULT_DURATION,
-        c.DEFAULT_GUIDANCE_SCALE,
-    )
+        c.DEFAULT_MODE, c.DEFAULT_DURATION, c.DEFAULT_GUIDANCE_SCALE)
+    assert prepared.params.priority is Priority.NORMAL
 
 
-def test_metadata_passed_in_is_used_instead_of_a_head(bucket, image_data):
-    bucket.put("uploads/cat.png", image_data(), {"prompt": "stored"})
-    prepared = prepare(job_for(bucket, "uploads/cat.png"), bucket, UP, STACK, metadata={"prompt": "given"})
-    assert prepared.params.prompt == "given"
+def test_the_stack_defaults_given_are_used(bucket, image_data):
+    bucket.put("uploads/cat.png", image_data())
+    prepared = prepare(job_for(bucket, "uploads/cat.png"), bucket, UP,
+                       stack_defaults({"prompt": "house style", "duration": 10, "priority": "low"}))
+    assert (prepared.params.prompt, prepared.params.duration, prepared.params.priority) == (
+        "house style", 10, Priority.LOW)
 
 
-def test_the_uploaded_version_is_inspected_not_a_later_overwrite(bucket, image_data):
-    first = bucket.put("uploads/cat.png", image_data(640, 480))
-    bucket.put("uploads/cat.png", image_data(100, 100))  # overwritten before the event is handled
-    prepared = prepare(job_for(bucket, "uploads/cat.png", version=first), bucket, UP, STACK)
-    assert (prepared.image.width, prepared.image.height) == (640, 480)
+def test_an_image_job_reads_one_head_per_object_it_looks_at(bucket, image_data, meter):
+    bucket.put("uploads/a/cat.png", image_data())
+    job = job_for(bucket, "uploads/a/cat.png")
+    meter.counts.clear()
+    prepare(job, bucket, UP, STACK)
+    # the source once (its HEAD is reused for the start frame), then each _defaults.json candidate
+    assert meter.counts["s3.HeadObject"] == 1 + len(keys.defaults_candidates("uploads/a/cat.png", UP))
+    assert all(key == "uploads/a/cat.png" for key, _start, _end in bucket.reads)
+    assert sum(end - start + 1 for _key, start, end in bucket.reads) < 64 * 1024  # the header, not the image
 
 
 def test_end_image_from_metadata_is_relative_to_the_image(bucket, image_data):
     bucket.put("uploads/a/cat.png", image_data(), {"mode": "Professional", "end-image": "_frames/end.png"})
-    bucket.put("uploads/a/_frames/end.png", image_data(640, 480, "JPEG"))
-    prepared = prepare(job_for(bucket, "uploads/a/cat.png"), bucket, UP, STACK)
+    end_version = bucket.put("uploads/a/_frames/end.png", image_data(640, 480, "JPEG"))
+    job = job_for(bucket, "uploads/a/cat.png")
+    prepared = prepare(job, bucket, UP, STACK)
     assert prepared.params.end_image == "uploads/a/_frames/end.png"
     assert prepared.end_image.format == "jpeg"
+    assert job.end_image_pin == Pin(version_id=end_version)
+    assert job.request["end_image_key"] == "uploads/a/_frames/end.png"
 
 
 def test_end_image_metadata_above_the_root_is_invalid(bucket, image_data):
     bucket.put("uploads/cat.png", image_data(), {"mode": "Professional", "end-image": "../../../x.png"})
     err = failure(job_for(bucket, "uploads/cat.png"), bucket)
     assert err.code == "INVALID_END_IMAGE"
+    assert "above the bucket root" in err.message
+
+
+def test_end_image_metadata_outside_the_uploads_prefix_is_invalid(bucket, image_data):
+    bucket.put("uploads/cat.png", image_data(), {"mode": "Professional", "end-image": "../outputs/x.png"})
+    err = failure(job_for(bucket, "uploads/cat.png"), bucket)
+    assert err.code == "INVALID_END_IMAGE"
+    assert "'outputs/x.png'" in err.message and "expected a key under uploads/" in err.message
+
+
+# --- pins: a job reads only the object version it was made for ----------------------------------
+
+
+def test_an_overwrite_after_the_event_does_not_change_what_the_job_reads(bucket, image_data):
+    first = bucket.put("uploads/cat.png", image_data(640, 480), {"prompt": "the first upload"})
+    job = job_for(bucket, "uploads/cat.png", version=first)
+    bucket.put("uploads/cat.png", image_data(100, 100), {"prompt": "the second upload"})  # before the event is handled
+    prepared = prepare(job, bucket, UP, STACK)
+    assert (prepared.image.width, prepared.image.height) == (640, 480)
+    assert prepared.params.prompt == "the first upload"
+    assert job.image_pin == Pin(version_id=first)
+
+
+def test_a_job_file_reads_its_own_version(bucket, image_data):
+    bucket.put("uploads/cat.png", image_data())
+    first = bucket.put("uploads/j.json", b'{"image": "cat.png", "prompt": "first"}')
+    job = job_for(bucket, "uploads/j.json", version=first)
+    bucket.put("uploads/j.json", b'{"image": "cat.png", "prompt": "second"}')
+    assert prepare(job, bucket, UP, STACK).params.prompt == "first"
+
+
+def test_a_job_files_image_is_pinned_to_the_version_that_was_checked(bucket, image_data):
+    checked = bucket.put("uploads/cat.png", image_data(640, 480))
+    bucket.put("uploads/j.json", b'{"image": "cat.png"}')
+    job = job_for(bucket, "uploads/j.json")
+    prepare(job, bucket, UP, STACK)
+    assert job.image_pin == Pin(version_id=checked)
+    assert job.to_dict()["image_pin"] == {"version_id": checked}
+
+
+def test_in_an_unversioned_bucket_a_replaced_image_fails_with_object_changed(fakes, image_data):
+    bucket = fakes.Bucket("media", versioned=False)
+    bucket.put("uploads/cat.png", image_data(640, 480))
+    job = job_for(bucket, "uploads/cat.png")
+    assert job.source.version_id is None and job.source.pin == Pin(etag=job.source.etag)
+    bucket.put("uploads/cat.png", image_data(700, 500))  # replaced before the event is handled
+    err = failure(job, bucket)
+    assert isinstance(err, ObjectChanged)
+    assert err.code == "OBJECT_CHANGED"
+    assert "uploads/cat.png" in err.message and job.source.etag in err.message
+
+
+def test_in_an_unversioned_bucket_a_replaced_job_file_fails_with_object_changed(fakes, image_data):
+    bucket = fakes.Bucket("media", versioned=False)
+    bucket.put("uploads/cat.png", image_data())
+    bucket.put("uploads/j.json", b'{"image": "cat.png", "prompt": "first"}')
+    job = job_for(bucket, "uploads/j.json")
+    bucket.put("uploads/j.json", b'{"image": "cat.png", "prompt": "second"}')
+    assert failure(job, bucket).code == "OBJECT_CHANGED"
+
+
+def test_in_an_unversioned_bucket_the_same_bytes_uploaded_again_still_read(fakes, image_data):
+    bucket = fakes.Bucket("media", versioned=False)
+    data = image_data(640, 480)
+    bucket.put("uploads/cat.png", data)
+    job = job_for(bucket, "uploads/cat.png")
+    bucket.put("uploads/cat.png", data)  # same ETag: these are the bytes the job was made for
+    prepared = prepare(job, bucket, UP, STACK)
+    assert prepared.image.width == 640
+    assert job.image_pin == Pin(etag=job.source.etag)
 
 
 # --- job files ----------------------------------------------------------------------------------
@@ -152,18 +230,9 @@ def test_job_file_with_relative_image_and_end_image(bucket, image_data):
     bucket.put("uploads/images/cat.png", image_data(800, 600))
     bucket.put("uploads/jobs/_frames/cat-end.png", image_data(800, 600))
     long_prompt = "a very detailed prompt " * 80  # longer than S3 metadata allows
-    bucket.put(
-        "uploads/jobs/cat.json",
-        json.dumps(
-            {
-                "image": "../images/cat.png",
-                "end_image": "_frames/cat-end.png",
-                "mode": "Professional",
-                "prompt": long_prompt.strip(),
-                "duration": 10,
-            }
-        ).encode(),
-    )
+    bucket.put("uploads/jobs/cat.json", json.dumps({
+        "image": "../images/cat.png", "end_image": "_frames/cat-end.png", "mode": "Professional",
+        "prompt": long_prompt.strip(), "duration": 10}).encode())
     job = job_for(bucket, "uploads/jobs/cat.json")
     prepared = prepare(job, bucket, UP, STACK)
     assert job.image_key == "uploads/images/cat.png"
@@ -188,6 +257,13 @@ def test_job_file_pointing_above_the_bucket_root(bucket):
     assert "above the bucket root" in err.message
 
 
+def test_job_file_pointing_outside_the_uploads_prefix(bucket):
+    bucket.put("uploads/j.json", b'{"image": "/outputs/cat.png"}')
+    err = failure(job_for(bucket, "uploads/j.json"), bucket)
+    assert err.code == "INVALID_JOB_FILE"
+    assert "'outputs/cat.png'" in err.message and "expected a key under uploads/" in err.message
+
+
 def test_job_file_with_unknown_keys(bucket):
     bucket.put("uploads/j.json", b'{"image": "cat.png", "promtp": "typo"}')
     err = failure(job_for(bucket, "uploads/j.json"), bucket)
@@ -198,6 +274,54 @@ def test_job_file_with_unknown_keys(bucket):
 def test_job_file_that_is_not_json(bucket):
     bucket.put("uploads/j.json", b"image: cat.png")
     assert failure(job_for(bucket, "uploads/j.json"), bucket).code == "INVALID_JOB_FILE"
+
+
+def test_an_empty_job_file_fails_with_invalid_job_file(bucket):
+    bucket.put("uploads/j.json", b"")
+    err = failure(job_for(bucket, "uploads/j.json"), bucket)
+    assert err.code == "INVALID_JOB_FILE"
+    assert err.message.startswith("job file uploads/j.json is empty; expected a JSON object")
+
+
+def test_a_job_file_deleted_before_the_event_is_handled(bucket):
+    bucket.put("uploads/j.json", b'{"image": "cat.png"}')
+    job = job_for(bucket, "uploads/j.json")
+    bucket.delete("uploads/j.json")
+    err = failure(job, bucket)
+    assert err.code == "INVALID_JOB_FILE"
+    assert "uploads/j.json no longer exists" in err.message
+
+
+# --- priority -----------------------------------------------------------------------------------
+
+
+def test_priority_from_the_job_file(bucket, image_data):
+    bucket.put("uploads/cat.png", image_data())
+    bucket.put("uploads/j.json", b'{"image": "cat.png", "priority": "Low"}')
+    job = job_for(bucket, "uploads/j.json")
+    assert prepare(job, bucket, UP, STACK).params.priority is Priority.LOW
+    assert job.request["priority"] == "low"
+
+
+def test_priority_from_the_defaults_file(bucket, image_data):
+    bucket.put("uploads/vip/_defaults.json", b'{"priority": "high"}')
+    bucket.put("uploads/vip/cat.png", image_data())
+    assert prepare(job_for(bucket, "uploads/vip/cat.png"), bucket, UP, STACK).params.priority is Priority.HIGH
+
+
+def test_the_objects_own_priority_beats_the_defaults_file(bucket, image_data):
+    bucket.put("uploads/_defaults.json", b'{"priority": "high"}')
+    bucket.put("uploads/cat.png", image_data(), {"priority": "low"})
+    assert prepare(job_for(bucket, "uploads/cat.png"), bucket, UP, STACK).params.priority is Priority.LOW
+
+
+def test_an_unknown_priority_fails_the_job_and_shows_what_was_asked(bucket, image_data):
+    bucket.put("uploads/cat.png", image_data(), {"priority": "urgent"})
+    job = job_for(bucket, "uploads/cat.png")
+    err = failure(job, bucket)
+    assert err.code == "INVALID_PRIORITY"
+    assert "'urgent'" in err.message and "expected one of high, normal, low" in err.message
+    assert job.request["priority"] == "urgent"
 
 
 # --- _defaults.json -----------------------------------------------------------------------------
@@ -230,13 +354,72 @@ def test_job_file_beats_the_defaults_file(bucket, image_data):
     assert (prepared.params.prompt, prepared.params.duration) == ("own", 10)
 
 
-@pytest.mark.parametrize("content", [b"{not json", b'{"image": "x.png"}', b'{"end_image": "e.png"}', b"[]"])
+@pytest.mark.parametrize("content", [b"{not json", b'{"image": "x.png"}', b'{"end_image": "e.png"}', b"[]", b"",
+                                     b"  \n"])
 def test_an_invalid_defaults_file_fails_the_job(bucket, image_data, content):
     bucket.put("uploads/a/_defaults.json", content)
     bucket.put("uploads/a/cat.png", image_data())
     err = failure(job_for(bucket, "uploads/a/cat.png"), bucket)
     assert err.code == "INVALID_DEFAULTS_FILE"
     assert "uploads/a/_defaults.json" in err.message
+
+
+def test_an_empty_defaults_file_says_it_is_empty(bucket, image_data):
+    bucket.put("uploads/_defaults.json", b"")
+    bucket.put("uploads/cat.png", image_data())
+    err = failure(job_for(bucket, "uploads/cat.png"), bucket)
+    assert err.code == "INVALID_DEFAULTS_FILE"
+    assert err.message.startswith("defaults file uploads/_defaults.json is empty")
+
+
+# --- keys that do not mean one thing to every URL client ------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["uploads/a/../cat.png", "uploads/./cat.png", "uploads/a//cat.png"])
+def test_an_upload_key_with_dot_or_empty_segments_fails_with_invalid_key(bucket, image_data, key):
+    bucket.put(key, image_data())
+    job = job_for(bucket, key)
+    err = failure(job, bucket)
+    assert err.code == "INVALID_KEY"
+    assert repr(key) in err.message
+    assert bucket.reads == []  # refused before a byte was read
+
+
+@pytest.mark.parametrize("key", ["uploads/cat\x07.png", "uploads/cat\n.png", "uploads/a\\b.png", "uploads/\x7f.png"])
+def test_an_upload_key_with_a_control_character_or_backslash_fails_with_invalid_key(bucket, image_data, key):
+    bucket.put(key, image_data())
+    err = failure(job_for(bucket, key), bucket)
+    assert err.code == "INVALID_KEY"
+    assert "control character or backslash" in err.message
+
+
+@pytest.mark.parametrize("reference", ["cat\\1.png", "cat\x07.png", "cat\t.png"])
+def test_a_job_files_image_key_with_a_control_character_fails_with_invalid_key(bucket, image_data, reference):
+    bucket.put("uploads/j.json", json.dumps({"image": reference}).encode())
+    err = failure(job_for(bucket, "uploads/j.json"), bucket)
+    assert err.code == "INVALID_KEY"
+    assert err.message.startswith("the image key ")
+
+
+def test_an_end_image_key_with_a_control_character_fails_with_invalid_key(bucket, image_data):
+    bucket.put("uploads/cat.png", image_data())
+    bucket.put("uploads/j.json", b'{"image": "cat.png", "end_image": "end\\u001b.png", "mode": "Professional"}')
+    err = failure(job_for(bucket, "uploads/j.json"), bucket)
+    assert err.code == "INVALID_KEY"
+    assert err.message.startswith("the end image key ")
+
+
+@pytest.mark.parametrize("field", ["image", "end_image"])
+def test_a_key_with_a_lone_surrogate_fails_and_leaves_a_publishable_job(bucket, image_data, field):
+    bucket.put("uploads/cat.png", image_data())
+    doc = {"image": "cat.png", "mode": "Professional", field: "\ud800.png"}
+    bucket.put("uploads/j.json", json.dumps(doc).encode())  # the file holds the escape \ud800, valid JSON
+    job = job_for(bucket, "uploads/j.json")
+    err = failure(job, bucket)
+    assert err.code == "INVALID_KEY"
+    assert "not valid Unicode" in err.message
+    # the failure notification carries the job: it must still encode as UTF-8 JSON (the manifest, SNS)
+    json.dumps(job.to_dict(), ensure_ascii=False).encode("utf-8")
 
 
 # --- missing images -----------------------------------------------------------------------------
@@ -253,7 +436,9 @@ def test_image_deleted_before_the_event_is_handled(bucket, image_data):
     bucket.put("uploads/cat.png", image_data())
     job = job_for(bucket, "uploads/cat.png")
     bucket.objects.clear()
-    assert failure(job, bucket).code == "IMAGE_NOT_FOUND"
+    err = failure(job, bucket)
+    assert err.code == "IMAGE_NOT_FOUND"
+    assert "uploads/cat.png no longer exists" in err.message
 
 
 def test_missing_end_image(bucket, image_data):
@@ -267,9 +452,7 @@ def test_missing_end_image(bucket, image_data):
 def test_bad_end_image_is_reported_as_the_end_image(bucket, image_data):
     bucket.put("uploads/cat.png", image_data())
     bucket.put("uploads/_frames/end.png", image_data(200, 200))
-    bucket.put(
-        "uploads/j.json", b'{"image": "cat.png", "end_image": "_frames/end.png", "mode": "Professional"}'
-    )
+    bucket.put("uploads/j.json", b'{"image": "cat.png", "end_image": "_frames/end.png", "mode": "Professional"}')
     err = failure(job_for(bucket, "uploads/j.json"), bucket)
     assert err.code == "IMAGE_TOO_SMALL"
     assert "end image" in err.message
@@ -283,17 +466,8 @@ def test_invalid_parameters_leave_what_was_gathered_on_the_job(bucket, image_dat
     job = job_for(bucket, "uploads/cat.png")
     err = failure(job, bucket)
     assert err.code == "INVALID_DURATION"
-    assert job.request["prompt"] == "a cat"
-    assert job.request["duration"] == "7"
-    assert job.request["mode"] == c.DEFAULT_MODE
-    assert set(job.request) == {
-        "mode",
-        "prompt",
-        "negative_prompt",
-        "duration",
-        "guidance_scale",
-        "end_image_key",
-    }
+    assert job.request == {"mode": c.DEFAULT_MODE, "prompt": "a cat", "negative_prompt": None, "duration": "7",
+                           "guidance_scale": c.DEFAULT_GUIDANCE_SCALE, "end_image_key": None, "priority": "normal"}
 
 
 def test_a_bad_image_leaves_the_validated_request_on_the_job(bucket, image_data):
@@ -308,3 +482,8 @@ def test_a_bad_image_leaves_the_validated_request_on_the_job(bucket, image_data)
 def test_a_gif_named_png_fails_before_anything_is_spent(bucket, image_data):
     bucket.put("uploads/cat.png", image_data(400, 400, "GIF"))
     assert failure(job_for(bucket, "uploads/cat.png"), bucket).code == "IMAGE_FORMAT_UNSUPPORTED"
+
+
+def test_an_empty_image_fails_with_image_empty(bucket):
+    bucket.put("uploads/cat.png", b"")
+    assert failure(job_for(bucket, "uploads/cat.png"), bucket).code == "IMAGE_EMPTY"
