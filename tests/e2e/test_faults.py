@@ -29,7 +29,7 @@ def test_fault_suite_every_upload_ends_in_one_notification_and_nothing_is_paid_t
 
 
 def test_a_crash_right_after_the_provider_replies_never_pays_twice(monkeypatch, notification_validator):
-    """The submit function dies between the provider's reply and its own bookkeeping."""
+    """The dispatch function dies between the provider's reply and its own bookkeeping."""
     from i2v.provider.client import HighwayClient
     from i2v_local.lambda_runner import LambdaCrash
 
@@ -44,7 +44,7 @@ def test_a_crash_right_after_the_provider_replies_never_pays_twice(monkeypatch, 
         return task_id
 
     monkeypatch.setattr(HighwayClient, "submit", submit_then_crash)
-    with Pipeline(cloud_knobs={"visibility_timeout": 1, "function_timeouts": {"submit": 2.0}}) as p:
+    with Pipeline(cloud_knobs={"visibility_timeout": 1, "function_timeouts": {"dispatch": 2.0}}) as p:
         p.put("uploads/crash.png", image_bytes())
         notes = p.wait_for(1, timeout=60, settle=3)
         stats = p.sim.stats()

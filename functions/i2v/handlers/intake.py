@@ -24,6 +24,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 class _Batch:
     parked = 0
     seconds_left: Any = staticmethod(lambda: 900.0)
+    budget: float = c.INTAKE_RECORD_BUDGET_SECONDS
 
 
 def uploads(record: SQSRecord) -> list[Upload]:
@@ -48,7 +49,7 @@ def uploads(record: SQSRecord) -> list[Upload]:
 
 @tracer.capture_method
 def handle_message(record: SQSRecord) -> None:
-    if _Batch.seconds_left() < c.INTAKE_RECORD_BUDGET_SECONDS:
+    if _Batch.seconds_left() < _Batch.budget:
         raise TimeoutError("the function's time is nearly up; the queue delivers this event again")
     try:
         for upload in uploads(record):
@@ -71,6 +72,7 @@ def handle_message(record: SQSRecord) -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _Batch.parked = 0
     _Batch.seconds_left = lambda: context.get_remaining_time_in_millis() / 1000
+    _Batch.budget = min(c.INTAKE_RECORD_BUDGET_SECONDS, _Batch.seconds_left() / 2)
     reply = process_partial_response(event=event, record_handler=handle_message, processor=processor, context=context)
     if _Batch.parked:
         intake_waker().wake("parked")

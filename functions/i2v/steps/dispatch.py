@@ -38,6 +38,9 @@ from i2v.settings import DispatchSettings
 from i2v.steps.reject import reject
 
 
+CLAIM_MARGIN_SECONDS = 30.0
+
+
 class Started(StrEnum):
     STARTED = "started"  # at the provider, its workflow running
     FAILED = "failed"  # ended before polling (refused, lost reply, gave up): its failure report is on its way
@@ -112,10 +115,14 @@ class Dispatcher:
     def __init__(self, deps: DispatchDeps) -> None:
         self.d = deps
         self.s = deps.settings
+        self._job_budget: float = c.DISPATCH_JOB_BUDGET_SECONDS
 
     def run(self, seconds_left: Callable[[], float], report: bool = False) -> Round:
         """Start jobs until capacity, the backlog or the time runs out; ``report``: measure the backlog."""
         done = Round()
+        # A new job starts only while one more job's worst case fits in the time left (at most half of
+        # the invocation: the stack's timeout leaves room for several; a short local one for one).
+        self._job_budget = min(c.DISPATCH_JOB_BUDGET_SECONDS, seconds_left() / 2)
         while not done.stopped:
             done.stopped = self._one_pass(done, seconds_left, recover=report)
         if report:
@@ -148,7 +155,7 @@ class Dispatcher:
                 continue
             if snapshot.free_slots == 0 and entry.job_id not in snapshot.holders:
                 continue
-            if seconds_left() < c.DISPATCH_JOB_BUDGET_SECONDS:
+            if seconds_left() < self._job_budget:
                 return "the function's time is nearly up"
             outcome = self.start(entry, seconds_left)
             if outcome == Started.STARTED:
@@ -169,7 +176,9 @@ class Dispatcher:
     # -- one job ---------------------------------------------------------------------------------
     def start(self, entry: Waiting, seconds_left: Callable[[], float]) -> Started:
         now = self.d.clock()
-        record = self.d.backlog.claim(entry.job_id, until=now + seconds_left() + 30, now=now)
+        # The claim outlives this invocation (plus a margin for clock skew), so a live claim is never taken twice.
+        claim_until = now + seconds_left() + CLAIM_MARGIN_SECONDS / self.s.time_scale
+        record = self.d.backlog.claim(entry.job_id, until=claim_until, now=now)
         if record is None:
             return Started.BUSY
         job = Job.from_dict(record)
