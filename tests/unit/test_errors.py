@@ -1,29 +1,35 @@
-"""Domain errors carry the notification's error fields (i2v.errors)."""
+"""Errors that are not a job's outcome: capacity and transient faults (i2v.errors).
+
+A job's own failures (codes, stages, the error document) are contracts: tests/unit/contracts/test_errors.py.
+"""
 
 from __future__ import annotations
 
-from i2v.errors import AtCapacity, InvalidImage, JobError, MissingImage, SubmitOutcomeUnknown
-
-
-def test_job_errors_carry_code_stage_and_retryable():
-    assert InvalidImage("too small").to_dict() == {
-        "code": "INVALID_IMAGE",
-        "message": "too small",
-        "stage": "validate",
-        "retryable": False,
-    }
-    assert MissingImage("gone").code == "IMAGE_NOT_FOUND"
-    assert SubmitOutcomeUnknown("lost").to_dict()["stage"] == "submit"
-
-
-def test_a_raise_site_can_be_more_specific():
-    err = InvalidImage("x", code="IMAGE_TOO_SMALL", stage="store", retryable=True)
-    assert err.to_dict() == {"code": "IMAGE_TOO_SMALL", "message": "x", "stage": "store", "retryable": True}
-    assert InvalidImage("y").code == "INVALID_IMAGE"  # the class default is untouched
-    assert str(err) == "x" and isinstance(err, JobError)
+from i2v.contracts.errors import JobError
+from i2v.errors import AtCapacity, SubmissionInProgress, VideoTransferError
 
 
 def test_at_capacity_says_when_to_retry():
     exc = AtCapacity("all in-flight slots are taken", retry_after=42.4)
     assert exc.retry_after == 42.4
+    assert exc.reason == "all in-flight slots are taken"
     assert str(exc) == "all in-flight slots are taken; retry after 42s"
+    assert exc.rate_limited is False
+
+
+def test_at_capacity_tells_a_full_rate_window_from_full_slots():
+    exc = AtCapacity("the submission rate limit is reached", retry_after=7.0, rate_limited=True)
+    assert exc.rate_limited is True
+    assert str(exc) == "the submission rate limit is reached; retry after 7s"
+
+
+def test_these_are_not_job_outcomes():
+    # a caller retries them; they never become a job's failure notification by themselves
+    for exc in (AtCapacity("full", 1.0), VideoTransferError("reset"), SubmissionInProgress("busy")):
+        assert not isinstance(exc, JobError)
+
+
+def test_video_transfer_error_keeps_its_name_for_the_workflows_retry():
+    # the ASL retries the store task on this error name, and CAUGHT_ERRORS maps it
+    assert VideoTransferError.__name__ == "VideoTransferError"
+    assert str(VideoTransferError("reset after 1 MB")) == "reset after 1 MB"
