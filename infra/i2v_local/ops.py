@@ -17,13 +17,13 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.exceptions import ClientError
 
+from i2v import constants as c
 from i2v.aws.jobs_table import JobsTable
 from i2v.aws.queue import message_attributes
+from i2v.backlog import LANES
+from i2v.contracts.status import JobStatus, Priority
 from i2v.jobs.keys import execution_name
-
-LOCAL_NAMES = {"JobsTableName": "i2v-jobs", "QueueName": "i2v-uploads", "DeadLetterQueueName": "i2v-uploads-dlq",
-               "StateMachineName": "i2v-pipeline"}
-
+from i2v_infra.resources import OUTPUT_DLQ_URL, OUTPUT_JOBS_TABLE, OUTPUT_QUEUE_URL, QUEUES, TABLES
 
 LOCAL_CREDENTIALS = ("local", "local")  # any value works for a local cloud; no AWS account is involved
 LOCAL_REGION = "us-east-1"  # the embedded local cloud's region
@@ -74,11 +74,11 @@ class Target:
         return self.session().client(service, **kwargs)
 
     def outputs(self) -> dict:
-        if self.stack is None and self.endpoint_url:
+        if self.stack is None and self.endpoint_url:  # the local cloud's names, from the resource description
             sqs = self.client("sqs")
-            return {"JobsTableName": LOCAL_NAMES["JobsTableName"],
-                    "QueueUrl": sqs.get_queue_url(QueueName=LOCAL_NAMES["QueueName"])["QueueUrl"],
-                    "DeadLetterQueueUrl": sqs.get_queue_url(QueueName=LOCAL_NAMES["DeadLetterQueueName"])["QueueUrl"]}
+            return {OUTPUT_JOBS_TABLE: TABLES["jobs"].local_name,
+                    OUTPUT_QUEUE_URL: sqs.get_queue_url(QueueName=QUEUES["uploads"].local_name)["QueueUrl"],
+                    OUTPUT_DLQ_URL: sqs.get_queue_url(QueueName=QUEUES["uploads_dlq"].local_name)["QueueUrl"]}
         stack = self.stack or "I2VPipeline"
         try:
             reply = self.client("cloudformation").describe_stacks(StackName=stack)
@@ -101,18 +101,18 @@ class JobsSource:
     @property
     def table(self):
         if self._table is None:
-            name = self.target.outputs()["JobsTableName"]
-            kwargs = {"endpoint_url": self.target.endpoint_url} if self.target.endpoint_url else {}
-            if self.target.endpoint_url and not self.target.region:
-                kwargs["region_name"] = "us-east-1"
-            self._table = JobsTable(name, self.target.session().resource("dynamodb", **kwargs).Table(name))
+            assert self.target is not None
+            self._table = JobsTable(self.target.outputs()[OUTPUT_JOBS_TABLE], self.target.client("dynamodb"))
         return self._table
 
     def all(self) -> list[dict]:
+        """Every job, newest upload first; waiting jobs carry ``place``: their turn in the backlog (1 = next)."""
         if self.snapshot:
             rows = json.loads(self.snapshot.read_text(encoding="utf-8"))
         else:
             rows = self.table.scan()
+        for place, row in enumerate(sorted((r for r in rows if c.BACKLOG_ORDER in r), key=_backlog_position), 1):
+            row["place"] = place
         return sorted(rows, key=lambda r: r.get("uploaded_at") or "", reverse=True)
 
     def get(self, job_id: str) -> dict:
@@ -139,26 +139,29 @@ def retry(target: Target, job_id: str) -> dict:
     """
     source = JobsSource(target)
     job = source.get(job_id)
-    if job.get("status") not in ("FAILED",):
+    if job.get("status") != JobStatus.FAILED:
         raise OpsError(f"job {job['job_id']} is {job.get('status')}; only FAILED jobs can be retried")
     redrive = int(job.get("redrive") or 0) + 1
-    source.table.table.update_item(
-        Key={"job_id": job["job_id"]},
-        UpdateExpression="SET #s = :q, redrive = :r, updated_at = :t REMOVE submit_started_at, notified_at, #e",
+    table = source.table
+    table.ddb.update_item(
+        TableName=table.table, Key={c.JOBS_TABLE_KEY: {"S": job["job_id"]}},
+        UpdateExpression="SET #s = :r0, redrive = :r, updated_at = :t REMOVE submit_started_at, notified_at, #e",
         ConditionExpression="#s = :failed",
         ExpressionAttributeNames={"#s": "status", "#e": "error"},
-        ExpressionAttributeValues={":q": "QUEUED", ":r": redrive, ":failed": "FAILED",
-                                   ":t": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+        ExpressionAttributeValues={":r0": {"S": JobStatus.RECEIVED.value}, ":r": {"N": str(redrive)},
+                                   ":failed": {"S": JobStatus.FAILED.value},
+                                   ":t": {"S": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}},
     )
     src = job["source"]
     record = {"eventSource": "aws:s3", "eventName": "ObjectCreated:Redrive", "eventTime": job.get("uploaded_at"),
               "s3": {"bucket": {"name": src["bucket"]},
                      "object": {"key": src["key"], **({"versionId": src["version_id"]} if src.get("version_id") else {}),
-                                **({"eTag": src["etag"]} if src.get("etag") else {})}}}
+                                **({"eTag": src["etag"]} if src.get("etag") else {}),
+                                **({"sequencer": src["sequencer"]} if src.get("sequencer") else {})}}}
     from urllib.parse import quote_plus
 
     record["s3"]["object"]["key"] = quote_plus(src["key"], safe="/")
-    queue_url = target.outputs()["QueueUrl"]
+    queue_url = target.outputs()[OUTPUT_QUEUE_URL]
     target.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps({"Records": [record]}),
                                       MessageAttributes=message_attributes(redrive=redrive))
     return {"job_id": job["job_id"], "redrive": redrive, "execution_name": execution_name(job["job_id"], redrive)}
@@ -171,14 +174,21 @@ def redrive_dead_letters(target: Target, limit: int | None = None) -> int:
     moved = 0
     while limit is None or moved < limit:
         batch = min(10, (limit - moved) if limit else 10)
-        reply = sqs.receive_message(QueueUrl=outputs["DeadLetterQueueUrl"], MaxNumberOfMessages=batch,
+        reply = sqs.receive_message(QueueUrl=outputs[OUTPUT_DLQ_URL], MaxNumberOfMessages=batch,
                                     WaitTimeSeconds=1, MessageAttributeNames=["All"])
         messages = reply.get("Messages", [])
         if not messages:
             break
         for message in messages:
-            sqs.send_message(QueueUrl=outputs["QueueUrl"], MessageBody=message["Body"],
+            sqs.send_message(QueueUrl=outputs[OUTPUT_QUEUE_URL], MessageBody=message["Body"],
                              MessageAttributes=message.get("MessageAttributes") or {})
-            sqs.delete_message(QueueUrl=outputs["DeadLetterQueueUrl"], ReceiptHandle=message["ReceiptHandle"])
+            sqs.delete_message(QueueUrl=outputs[OUTPUT_DLQ_URL], ReceiptHandle=message["ReceiptHandle"])
             moved += 1
     return moved
+
+
+def _backlog_position(row: dict) -> tuple[int, str]:
+    """Where a waiting job stands: its lane (high, normal, low), then its upload order within it."""
+    lane = row.get(c.BACKLOG_LANE) or Priority.NORMAL.value
+    rank = LANES.index(Priority(lane)) if lane in {p.value for p in Priority} else len(LANES)
+    return rank, str(row.get(c.BACKLOG_ORDER) or "")
