@@ -266,11 +266,12 @@ def jobs_list(status: str | None = typer.Option(None, help="Only jobs in this st
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} job(s)")
-    for column in ("job id", "status", "source", "uploaded", "task", "error"):
+    for column in ("job id", "status", "place", "source", "uploaded", "task", "error"):
         table.add_column(column, overflow="fold")
     for row in rows:
         error = row.get("error") or {}
-        table.add_row(row["job_id"][:12], str(row.get("status")), (row.get("source") or {}).get("key", ""),
+        place = f"{row['place']} ({row.get('backlog_lane', 'normal')})" if row.get("place") else ""
+        table.add_row(row["job_id"][:12], str(row.get("status")), place, (row.get("source") or {}).get("key", ""),
                       str(row.get("uploaded_at") or ""), str(row.get("task_id") or ""), error.get("code", ""))
     _console(False).print(table)
 
