@@ -9,13 +9,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from i2v.capacity import Capacity, MemoryLeaseStore
+from i2v.capacity import Capacity
 from i2v.clock import iso
-from i2v.errors import JobError, VideoTransferError
-from i2v.models import Job, Source
+from i2v.contracts.errors import ErrorDetail, JobError
+from i2v.contracts.job import Job, JobKind, Pin, Source
+from i2v.contracts.state import Poll, Task, WorkflowState
+from i2v.contracts.status import PollState, Stage
+from i2v.errors import VideoTransferError
 from i2v.steps.store import StoreDeps, store
 from i2v.video_transfer import VideoUnavailable
-from i2v.workflow_state import POLL_SUCCEEDED, initial_state
 
 VIDEO = b"\x00\x00\x00\x20ftypisom" + b"\x01" * 5000
 JOB_ID = "0123456789abcdef0123456789abcdef"
@@ -38,29 +40,16 @@ class CopyVideo:
 
 
 @pytest.fixture
-def world(bucket, notifier, jobs_table, clock):
-    def build(*copy_outcomes, ttl: int = 7 * 24 * 3600) -> SimpleNamespace:
-        capacity = Capacity(MemoryLeaseStore(), 2, 20, 60.0, clock=clock, rng=random.Random(0))
-        capacity.acquire(JOB_ID, 3600)
+def world(bucket, notifier, jobs_table, waker, clock, fakes):
+    def build(*copy_outcomes, ttl: int = 7 * 24 * 3600, holds_slot: bool = True, slots: int = 2) -> SimpleNamespace:
+        capacity = Capacity(fakes.LeaseStore(), slots, 20, 60.0, clock=clock, rng=random.Random(0))
+        if holds_slot:
+            capacity.acquire(JOB_ID, 3600)
         copy = CopyVideo(*copy_outcomes)
-        deps = StoreDeps(
-            bucket=bucket,
-            notifier=notifier,
-            jobs=jobs_table,
-            release_slot=capacity.release,
-            copy_video=copy,
-            download_url_ttl=ttl,
-            clock=clock,
-        )
-        return SimpleNamespace(
-            deps=deps,
-            capacity=capacity,
-            copy=copy,
-            bucket=bucket,
-            notifier=notifier,
-            jobs=jobs_table,
-            clock=clock,
-        )
+        deps = StoreDeps(bucket=bucket, notifier=notifier, jobs=jobs_table, release_slot=capacity.release,
+                         copy_video=copy, wake_dispatcher=waker.wake, download_url_ttl=ttl, clock=clock)
+        return SimpleNamespace(deps=deps, capacity=capacity, copy=copy, bucket=bucket, notifier=notifier,
+                               jobs=jobs_table, waker=waker, clock=clock)
 
     return build
 
@@ -68,54 +57,40 @@ def world(bucket, notifier, jobs_table, clock):
 def job() -> Job:
     return Job(
         job_id=JOB_ID,
-        kind="image",
+        kind=JobKind.IMAGE,
         source=Source("media", "uploads/a/cat.png", "v1", "e1"),
         video_key="outputs/a/cat.mp4",
         manifest_key="outputs/a/cat.json",
         image_key="uploads/a/cat.png",
-        request={
-            "mode": "Standard",
-            "prompt": "a cat",
-            "negative_prompt": None,
-            "duration": 5,
-            "guidance_scale": 0.5,
-            "end_image_key": None,
-        },
+        image_pin=Pin(version_id="v1"),
+        request={"mode": "Standard", "prompt": "a cat", "negative_prompt": None, "duration": 5,
+                 "guidance_scale": 0.5, "end_image_key": None, "priority": "normal"},
         uploaded_at="2025-12-31T23:58:00.000Z",
-        timings={
-            "uploaded_at": "2025-12-31T23:58:00.000Z",
-            "submitted_at": "2025-12-31T23:58:05.000Z",
-            "completed_at": "2025-12-31T23:59:50.000Z",
-        },
+        timings={"uploaded_at": "2025-12-31T23:58:00.000Z", "submitted_at": "2025-12-31T23:58:05.000Z",
+                 "completed_at": "2025-12-31T23:59:50.000Z"},
     )
 
 
-def succeeded_state() -> dict:
-    state = initial_state(
-        job(), task_id="task-1", submitted_at="2025-12-31T23:58:05.000Z", deadline_at=None, first_wait=54
-    )
-    state["poll"].update(
-        state=POLL_SUCCEEDED,
-        video_url="https://cdn.example.com/v.mp4",
-        video_ttl=3600,
-        provider_status="TASK_STATUS_SUCCEED",
-        polls=4,
-    )
-    return json.loads(json.dumps(state))  # as Step Functions hands it over
+def as_handed_over(state: WorkflowState | dict) -> WorkflowState:
+    """The state as Step Functions hands it to the store function (JSON, read as the handler reads it)."""
+    data = state.to_dict() if isinstance(state, WorkflowState) else state
+    return WorkflowState.from_dict(json.loads(json.dumps(data)), Stage.POLL)
 
 
-def failed_state(error: dict | None = None) -> dict:
-    state = initial_state(
-        job(), task_id="task-1", submitted_at="2025-12-31T23:58:05.000Z", deadline_at=None, first_wait=54
-    )
-    state["poll"].update(state="FAILED", provider_status="TASK_STATUS_PROCESSING", polls=30)
-    state["error"] = error or {
-        "code": "TIMED_OUT",
-        "message": "still processing at the deadline",
-        "stage": "poll",
-        "retryable": True,
-    }
-    return json.loads(json.dumps(state))
+def succeeded_state() -> WorkflowState:
+    state = WorkflowState.started(job(), Task("task-1", "2025-12-31T23:58:05.000Z"), deadline_at=None, first_wait=54)
+    state.poll = Poll(state=PollState.SUCCEEDED, video_url="https://cdn.example.com/v.mp4", video_ttl=3600,
+                      provider_status="TASK_STATUS_SUCCEED", polls=4)
+    return as_handed_over(state)
+
+
+def failed_state(error: dict | None = None) -> WorkflowState:
+    state = WorkflowState.started(job(), Task("task-1", "2025-12-31T23:58:05.000Z"), deadline_at=None, first_wait=54)
+    state.poll = Poll(state=PollState.FAILED, provider_status="TASK_STATUS_PROCESSING", polls=30)
+    data = state.to_dict()
+    data["error"] = error or {"code": "TIMED_OUT", "message": "still processing at the deadline", "stage": "poll",
+                              "retryable": True}
+    return as_handed_over(data)
 
 
 def test_success_copies_the_video_writes_the_manifest_notifies_once_and_frees_the_slot(
@@ -138,16 +113,28 @@ def test_success_copies_the_video_writes_the_manifest_notifies_once_and_frees_th
     }
     assert manifest["error"] is None
     assert manifest["provider"] == {"task_id": "task-1", "status": "TASK_STATUS_SUCCEED"}
+    assert manifest["request"]["priority"] == "normal"
     assert manifest["timings"]["generation_seconds"] == 105.0
     notification_validator.validate(manifest)
 
     assert w.notifier.published == [manifest]
     assert w.capacity.in_flight() == 0
+    assert w.waker.now == ["now"]  # the freed slot wakes the dispatcher at once
     item = w.jobs.get(JOB_ID)
     assert item["status"] == "SUCCEEDED"
     assert item["output_key"] == "outputs/a/cat.mp4" and item["size_bytes"] == len(VIDEO)
-    assert out["error"] is None
-    assert out["notification"] == {"status": "SUCCEEDED", "manifest_key": "outputs/a/cat.json"}
+    assert isinstance(out, WorkflowState)
+    assert out.error is None
+    assert out.notification == {"status": "SUCCEEDED", "manifest_key": "outputs/a/cat.json"}
+    assert json.loads(json.dumps(out.to_dict()))["notification"] == out.notification
+
+
+def test_the_job_is_storing_while_the_video_is_copied(world):
+    seen = []
+    w = world()
+    w.deps.copy_video = lambda url, upload: seen.append(w.jobs.get(JOB_ID)["status"]) or 0
+    store(succeeded_state(), w.deps)
+    assert seen == ["STORING"]
 
 
 def test_failure_writes_the_manifest_notifies_once_and_frees_the_slot(world, notification_validator):
@@ -162,37 +149,39 @@ def test_failure_writes_the_manifest_notifies_once_and_frees_the_slot(world, not
     notification_validator.validate(manifest)
     assert w.notifier.published == [manifest]
     assert w.capacity.in_flight() == 0
+    assert w.waker.now == ["now"]
     assert w.jobs.get(JOB_ID)["status"] == "FAILED"
-    assert out["notification"]["status"] == "FAILED"
+    assert out.notification["status"] == "FAILED"
 
 
-def test_a_job_rejected_before_submission_is_reported(world, notification_validator):
-    w = world()
-    error = {"code": "IMAGE_TOO_SMALL", "message": "200x200", "stage": "validate", "retryable": False}
-    state = initial_state(job(), task_id=None, submitted_at=None, deadline_at=None, first_wait=1, error=error)
-    store(json.loads(json.dumps(state)), w.deps)
+def test_a_job_rejected_before_submission_is_reported_and_wakes_nobody(world, notification_validator):
+    w = world(holds_slot=False)  # it never took a slot: nothing frees, nothing to wake for
+    error = ErrorDetail(code="IMAGE_TOO_SMALL", message="200x200", stage=Stage.VALIDATE)
+    store(as_handed_over(WorkflowState.rejected(job(), error)), w.deps)
     [note] = w.notifier.published
-    assert note["error"] == error
+    assert note["error"] == error.to_dict()
     assert note["provider"] == {"task_id": None, "status": None}
     notification_validator.validate(note)
+    assert w.waker.now == []
 
 
 def test_a_step_functions_error_is_normalised(world):
     w = world()
     cause = json.dumps({"errorType": "VideoTransferError", "errorMessage": "reset after 3 MB"})
-    store(failed_state({"Error": "VideoTransferError", "Cause": cause}), w.deps)
+    out = store(failed_state({"Error": "VideoTransferError", "Cause": cause}), w.deps)
     [note] = w.notifier.published
-    assert note["error"]["code"] == "VIDEO_DOWNLOAD_FAILED"
-    assert note["error"]["stage"] == "store"
-    assert "reset after 3 MB" in note["error"]["message"]
+    assert note["error"] == {"code": "VIDEO_DOWNLOAD_FAILED", "message": "VideoTransferError: reset after 3 MB",
+                             "stage": "store", "retryable": True}
+    assert out.error.code == "VIDEO_DOWNLOAD_FAILED"
 
 
-def test_a_second_store_for_the_same_job_publishes_nothing_more(world):
+def test_a_second_store_for_the_same_job_publishes_nothing_more_and_wakes_nobody(world):
     w = world(VIDEO, VIDEO)
     store(succeeded_state(), w.deps)
     store(succeeded_state(), w.deps)
     assert len(w.notifier.published) == 1
     assert w.bucket.json("outputs/a/cat.json")["status"] == "SUCCEEDED"
+    assert w.waker.now == ["now"]  # the slot was freed once, so the dispatcher is woken once
 
 
 def test_a_job_error_from_the_copy_becomes_a_failed_notification(world):
@@ -201,16 +190,14 @@ def test_a_job_error_from_the_copy_becomes_a_failed_notification(world):
     [note] = w.notifier.published
     assert note["status"] == "FAILED"
     assert note["output"] is None
-    assert note["error"] == {
-        "code": "VIDEO_URL_EXPIRED",
-        "message": "the provider's video URL answered 410",
-        "stage": "store",
-        "retryable": False,
-    }
+    assert note["error"] == {"code": "VIDEO_URL_EXPIRED", "message": "the provider's video URL answered 410",
+                             "stage": "store", "retryable": False}
     assert note["provider"]["task_id"] == "task-1"
     assert w.bucket.json("outputs/a/cat.json") == note
     assert w.capacity.in_flight() == 0
-    assert out["error"]["code"] == "VIDEO_URL_EXPIRED"
+    assert w.waker.now == ["now"]
+    assert out.error.code == "VIDEO_URL_EXPIRED"
+    assert out.notification == {"status": "FAILED", "manifest_key": "outputs/a/cat.json"}
 
 
 def test_a_too_large_video_fails_the_job(world):
@@ -226,10 +213,12 @@ def test_a_transient_transfer_error_propagates_so_the_workflow_retries(world):
     assert w.notifier.published == []
     assert not w.bucket.has("outputs/a/cat.json")
     assert w.capacity.in_flight() == 1  # still ours until the job really ends
+    assert w.waker.now == []
 
     store(succeeded_state(), w.deps)  # the workflow's retry
     assert [n["status"] for n in w.notifier.published] == ["SUCCEEDED"]
     assert w.capacity.in_flight() == 0
+    assert w.waker.now == ["now"]
 
 
 def test_a_failed_publish_can_be_retried(world):
@@ -240,12 +229,23 @@ def test_a_failed_publish_can_be_retried(world):
     assert w.notifier.published == []
     store(succeeded_state(), w.deps)
     assert len(w.notifier.published) == 1
+    assert w.waker.now == ["now"]  # the slot went back on the first try; the retry frees nothing more
+
+
+def test_a_lost_slot_lease_wakes_nobody(world, clock):
+    w = world(VIDEO, slots=1)
+    clock.advance(3600 + 1)  # the lease ran out (the job outlived it) and another job took the slot
+    w.capacity.acquire("other-job", 3600)
+    store(succeeded_state(), w.deps)
+    assert w.waker.now == []
+    assert w.capacity.in_flight() == 1  # the other job's slot is untouched
 
 
 def test_reaching_store_with_neither_video_nor_error_is_an_internal_error(world):
     w = world()
-    state = initial_state(job(), task_id="task-1", submitted_at=None, deadline_at=None, first_wait=1)
-    store(state, w.deps)
+    state = WorkflowState.started(job(), Task("task-1", "2025-12-31T23:58:05.000Z"), deadline_at=None, first_wait=1)
+    out = store(as_handed_over(state), w.deps)
     [note] = w.notifier.published
     assert note["error"]["code"] == "INTERNAL_ERROR"
-    assert note["error"]["stage"] == "store"
+    assert note["error"]["stage"] == "store" and note["error"]["retryable"] is True
+    assert out.error.code == "INTERNAL_ERROR"
