@@ -7,30 +7,14 @@ and assert there are none, which gives a readable failure instead of an exceptio
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-from dataclasses import dataclass
+import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # infra_synth: the Synth type the tests import
 
-def _node_major() -> str:
-    """jsii's end-of-life warning is silenced per Node major version (e.g. "20"), not by "1"."""
-    try:
-        return subprocess.run(["node", "-p", "process.versions.node.split('.')[0]"], capture_output=True,
-                              text=True, timeout=30, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", _node_major())
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
-REPORT_ONLY = {"@aws-cdk/core:failSynthOnValidationErrors": False}
+from infra_synth import Synth, synthesize  # noqa: E402
 
 EXISTING = {
     "bucketName": "existing-i2v-bucket",
@@ -40,72 +24,25 @@ EXISTING = {
 }
 
 
-def cdk_json_context() -> dict[str, Any]:
-    return json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
-
-
-@dataclass
-class Synth:
-    """One synthesized variant of the app."""
-
-    app: Any
-    stack: Any
-    outdir: Path
-    template: Any  # aws_cdk.assertions.Template
-    cfn: dict[str, Any]  # the template as JSON
-
-    def resources(self, cfn_type: str) -> dict[str, dict[str, Any]]:
-        return {k: v for k, v in self.cfn["Resources"].items() if v["Type"] == cfn_type}
-
-    def one(self, cfn_type: str, containing: str = "") -> tuple[str, dict[str, Any]]:
-        found = [(k, v) for k, v in self.resources(cfn_type).items() if containing in k]
-        assert len(found) == 1, f"expected one {cfn_type} with {containing!r} in its id, got {[k for k, _ in found]}"
-        return found[0]
-
-    def function(self, name: str) -> dict[str, Any]:
-        """Properties of the pipeline function whose logical id contains Functions<name>."""
-        return self.one("AWS::Lambda::Function", f"Functions{name}")[1]["Properties"]
-
-    def role_statements(self, name: str) -> list[dict[str, Any]]:
-        """IAM statements of the pipeline function's role (its default policy)."""
-        _, policy = self.one("AWS::IAM::Policy", f"Functions{name}Role")
-        return policy["Properties"]["PolicyDocument"]["Statement"]
-
-    def validation_report(self) -> dict[str, Any]:
-        path = self.outdir / "validation-report.json"
-        return json.loads(path.read_text()) if path.exists() else {"pluginReports": []}
-
-
-def synthesize(tmp_path_factory: pytest.TempPathFactory, name: str, **context: Any) -> Synth:
-    from aws_cdk.assertions import Template
-
-    from i2v_infra.app import build_app
-
-    outdir = tmp_path_factory.mktemp(f"cdk-{name}")
-    app, stack = build_app({**cdk_json_context(), **SKIP_BUNDLING, **REPORT_ONLY, **context}, outdir=str(outdir))
-    app.synth()
-    cfn = json.loads((outdir / f"{stack.stack_name}.template.json").read_text())
-    return Synth(app=app, stack=stack, outdir=outdir, template=Template.from_json(cfn), cfn=cfn)
-
-
 @pytest.fixture(scope="session")
 def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The app as `cdk synth` builds it from cdk.json: a new bucket and a new secret."""
-    return synthesize(tmp_path_factory, "default")
+    return synthesize(tmp_path_factory.mktemp("cdk-default"))
 
 
 @pytest.fixture(scope="session")
 def existing_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """An existing bucket and secret, with both email subscriptions."""
-    return synthesize(tmp_path_factory, "existing", **EXISTING)
+    return synthesize(tmp_path_factory.mktemp("cdk-existing"), **EXISTING)
 
 
 @pytest.fixture(scope="session")
 def destroy_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """removalPolicy=destroy: a throwaway deployment whose data goes with the stack."""
-    return synthesize(tmp_path_factory, "destroy", removalPolicy="destroy")
+    return synthesize(tmp_path_factory.mktemp("cdk-destroy"), removalPolicy="destroy")
 
 
 @pytest.fixture(scope="session", params=["default", "existing", "destroy"])
 def any_synth(request: pytest.FixtureRequest) -> Synth:
-    return request.getfixturevalue(f"{request.param}_synth")
+    synth: Synth = request.getfixturevalue(f"{request.param}_synth")
+    return synth

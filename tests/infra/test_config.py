@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,30 +16,30 @@ pytestmark = pytest.mark.infra
 ASL = json.loads((Path(__file__).resolve().parents[2] / "infra/i2v_infra/workflow/pipeline.asl.json").read_text())
 
 
-def config(**context) -> AppConfig:
+def config(**context: Any) -> AppConfig:
     return AppConfig.from_context(context.get)
 
 
-def test_defaults_when_no_context_is_given():
+def test_defaults_when_no_context_is_given() -> None:
     cfg = config()
     assert cfg == AppConfig()
     assert cfg.stack_name == "I2VPipeline"
     assert cfg.bucket_name is None and cfg.api_key_secret_name is None
     assert (cfg.uploads_prefix, cfg.outputs_prefix) == ("uploads/", "outputs/")
-    assert dict(cfg.defaults) == {"prompt": c.DEFAULT_PROMPT, "negative_prompt": "", "mode": "Standard",
-                                  "duration": 5, "guidance_scale": 0.5}
+    assert dict(cfg.defaults) == {"prompt": c.DEFAULT_PROMPT, "mode": "Standard", "duration": 5,
+                                  "guidance_scale": 0.5, "priority": "normal"}
     assert (cfg.max_in_flight, cfg.submits_per_minute) == (10, 20)
     assert (cfg.deadline_standard_seconds, cfg.deadline_professional_seconds) == (900, 1800)
     assert cfg.alarm_email is None and cfg.notification_email is None
     assert cfg.log_retention_days == 30
     assert cfg.removal_policy == "retain" and not cfg.destroy_on_delete
     assert cfg.provider_url == "https://api.highwayapi.ai"
-    assert dict(cfg.lambda_memory_mb) == {"submit": 512, "status": 256, "store": 1024}
+    assert dict(cfg.lambda_memory_mb) == {"intake": 512, "dispatch": 512, "status": 256, "store": 1024}
     assert cfg.max_video_bytes == c.DEFAULT_MAX_VIDEO_BYTES
     assert cfg.queue_age_alarm_seconds == 3600
 
 
-def test_command_line_strings_are_parsed():
+def test_command_line_strings_are_parsed() -> None:
     cfg = config(maxInFlight="4", submitsPerMinute="12", deadlineStandardSeconds="600",
                  defaults='{"mode": "Professional", "duration": "10", "prompt": "a cat"}',
                  lambdaMemoryMb='{"store": "2048"}', removalPolicy="DESTROY", uploadsPrefix="in",
@@ -46,20 +47,20 @@ def test_command_line_strings_are_parsed():
     assert (cfg.max_in_flight, cfg.submits_per_minute, cfg.deadline_standard_seconds) == (4, 12, 600)
     assert cfg.defaults["mode"] == "Professional" and cfg.defaults["duration"] == 10
     assert cfg.defaults["prompt"] == "a cat" and cfg.defaults["guidance_scale"] == 0.5
-    assert dict(cfg.lambda_memory_mb) == {"submit": 512, "status": 256, "store": 2048}
+    assert dict(cfg.lambda_memory_mb) == {"intake": 512, "dispatch": 512, "status": 256, "store": 2048}
     assert cfg.destroy_on_delete
     assert (cfg.uploads_prefix, cfg.outputs_prefix) == ("in/", "out/videos/")
     assert cfg.provider_url == "https://sim.example.com"
 
 
-def test_existing_bucket_and_secret_and_emails():
+def test_existing_bucket_and_secret_and_emails() -> None:
     cfg = config(bucketName="my-bucket.example", apiKeySecretName="prod/highway", alarmEmail="ops@example.com",
                  notificationEmail="me@example.org")
     assert cfg.bucket_name == "my-bucket.example" and cfg.api_key_secret_name == "prod/highway"
     assert cfg.alarm_email == "ops@example.com" and cfg.notification_email == "me@example.org"
 
 
-def test_empty_strings_mean_absent():
+def test_empty_strings_mean_absent() -> None:
     assert config(bucketName="", apiKeySecretName=" ", alarmEmail="") == AppConfig()
 
 
@@ -92,25 +93,110 @@ def test_empty_strings_mean_absent():
     ("apiKeySecretName", "bad name!"),
     ("providerUrl", "http://api.highwayapi.ai"),
     ("providerUrl", "ftp://x"),
-    ("lambdaMemoryMb", {"submit": 64}),
+    ("lambdaMemoryMb", {"intake": 64}),
+    ("lambdaMemoryMb", {"submit": 512}),
     ("lambdaMemoryMb", {"poller": 512}),
     ("lambdaMemoryMb", "512"),
     ("maxVideoBytes", 10),
     ("queueAgeAlarmSeconds", 1),
     ("stackName", "1-starts-with-a-digit"),
 ])
-def test_bad_values_fail_with_the_knob_name(knob, value):
+def test_bad_values_fail_with_the_knob_name(knob: str, value: Any) -> None:
     with pytest.raises(ConfigError, match=knob):
         config(**{knob: value})
 
 
-def test_prefixes_must_not_contain_each_other():
+def test_prefixes_must_not_contain_each_other() -> None:
     with pytest.raises(ConfigError, match="uploadsPrefix"):
         config(uploadsPrefix="media/", outputsPrefix="media/out/")
     with pytest.raises(ConfigError, match="outputsPrefix"):
         config(uploadsPrefix="data/in/", outputsPrefix="data/")
 
 
-def test_deadline_bound_leaves_the_workflow_room_to_store_and_notify():
+def test_deadline_bound_leaves_the_workflow_room_to_store_and_notify() -> None:
     store_timeout = 300
     assert MAX_DEADLINE_SECONDS + 2 * store_timeout < ASL["TimeoutSeconds"]
+
+
+# --- one set of parameter rules: the stack config and the functions accept and refuse alike ----------
+
+PARITY = [  # (stack defaults, accepted?)
+    ({}, True),
+    ({"prompt": "   "}, False),  # only spaces: every job without a prompt of its own would fail
+    ({"prompt": ""}, False),
+    ({"prompt": " a cat "}, True),
+    ({"prompt": "x" * c.PROMPT_MAX}, True),
+    ({"prompt": "x" * (c.PROMPT_MAX + 1)}, False),
+    ({"prompt": 7}, False),
+    ({"duration": 10.0}, True),  # a whole float is the integer it spells
+    ({"duration": 10.5}, False),
+    ({"duration": "10"}, True),
+    ({"duration": 7}, False),
+    ({"duration": True}, False),
+    ({"negative_prompt": None}, True),  # null: no negative prompt
+    ({"negative_prompt": ""}, True),
+    ({"negative_prompt": "x" * (c.PROMPT_MAX + 1)}, False),
+    ({"mode": "professional"}, True),  # any case
+    ({"mode": " PROFESSIONAL "}, True),
+    ({"mode": "Fast"}, False),
+    ({"guidance_scale": 1.5}, False),
+    ({"guidance_scale": "0.25"}, True),
+    ({"guidance_scale": float("nan")}, False),
+    ({"guidance_scale": 0}, True),
+    ({"priority": "HIGH"}, True),
+    ({"priority": "urgent"}, False),
+    ({"colour": "red"}, False),  # unknown key
+    ({"end_image": "uploads/end.png"}, False),  # a per-job parameter, not a stack default
+]
+
+
+def _functions_accept(defaults: dict) -> bool:
+    """What the functions do with I2V_DEFAULTS (i2v.settings), and a job without parameters of its own."""
+    from i2v.contracts.errors import InvalidParameters
+    from i2v.contracts.params import STACK_DEFAULTS, merge_layers, stack_defaults, validate_params
+
+    try:
+        stack_defaults(defaults)
+    except InvalidParameters:
+        return False
+    validate_params(merge_layers(defaults, STACK_DEFAULTS))  # accepted defaults make a valid job
+    return True
+
+
+def _config_accepts(defaults: dict) -> bool:
+    try:
+        config(defaults=defaults)
+    except ConfigError as exc:
+        assert "defaults" in str(exc)
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("defaults", "accepted"), PARITY, ids=[json.dumps(d)[:40] for d, _ in PARITY])
+def test_stack_config_and_functions_accept_and_refuse_the_same_defaults(defaults: dict, accepted: bool) -> None:
+    assert _config_accepts(defaults) is accepted
+    assert _functions_accept(defaults) is accepted
+
+
+@pytest.mark.parametrize("defaults", [d for d, ok in PARITY if ok], ids=[json.dumps(d)[:40] for d, ok in PARITY if ok])
+def test_defaults_written_at_synth_read_back_the_same_in_every_function(defaults: dict) -> None:
+    """The stack writes the canonical defaults into I2V_DEFAULTS; each function reads back the same."""
+    from i2v.settings import intake_settings
+
+    cfg = config(defaults=json.dumps(defaults))  # as text, the way `-c defaults=...` arrives
+    written = json.dumps(dict(cfg.defaults), separators=(",", ":"))
+    environ = {c.ENV_DEFAULTS: written, c.ENV_BUCKET: "b", c.ENV_JOBS_TABLE: "j", c.ENV_CONTROL_TABLE: "k",
+               c.ENV_STATE_MACHINE_ARN: "arn", c.ENV_WAKE_QUEUE_URL: "u"}
+    assert intake_settings(environ).defaults == dict(cfg.defaults)
+
+
+def test_the_config_has_no_parameter_rules_of_its_own() -> None:
+    """The drift of two rule sets cannot come back: config.py calls the functions' rules, spells none."""
+    import inspect
+
+    from i2v_infra import config as config_module
+
+    source = inspect.getsource(config_module)
+    assert "stack_defaults(" in source
+    for rule in ("PROMPT_MAX", "MODES", "DURATIONS", "guidance_scale", "negative_prompt"):
+        assert rule not in source, rule

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from i2v_infra.nag import _flatten
@@ -18,5 +20,5 @@ pytestmark = pytest.mark.infra
     ({"Fn::ImportValue": "Exported"}, "Exported"),
     ({"Fn::Select": [0, ["a"]]}, '{"Fn::Select":[0,["a"]]}'),
 ])
-def test_flatten_matches_cdk_nag(value, rendered):
+def test_flatten_matches_cdk_nag(value: Any, rendered: str) -> None:
     assert _flatten(value) == rendered

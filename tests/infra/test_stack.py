@@ -1,47 +1,43 @@
-"""The wiring: each function's settings and permissions, the outputs, and where secrets may not go."""
+"""The wiring: each function's settings and permissions, the schedule, the outputs, and where secrets
+may not go."""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from infra_synth import Synth
 
 from i2v import constants as c
+from i2v_infra.resources import FUNCTIONS
 
 pytestmark = pytest.mark.infra
 
-ENV_NAMES = {
-    c.ENV_BUCKET, c.ENV_UPLOADS_PREFIX, c.ENV_OUTPUTS_PREFIX, c.ENV_TOPIC_ARN, c.ENV_STATE_MACHINE_ARN,
-    c.ENV_QUEUE_URL, c.ENV_JOBS_TABLE, c.ENV_IDEMPOTENCY_TABLE, c.ENV_CONTROL_TABLE, c.ENV_API_KEY_SECRET,
-    c.ENV_PROVIDER_URL, c.ENV_DEFAULTS, c.ENV_MAX_IN_FLIGHT, c.ENV_SUBMITS_PER_MINUTE, c.ENV_DEADLINE_STANDARD,
-    c.ENV_DEADLINE_PROFESSIONAL, c.ENV_URL_POLICY, c.ENV_MAX_VIDEO_BYTES,
-    "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
-}
-FUNCTIONS = ("Submit", "Status", "Store")
+NAMES = tuple(FUNCTIONS)  # intake, dispatch, status, store
 
 
-def env(synth, name: str) -> dict:
-    return synth.function(name)["Environment"]["Variables"]
+def env(synth: Synth, name: str) -> dict[str, Any]:
+    return dict(synth.function(name)["Environment"]["Variables"])
 
 
-def logical_id(synth, cfn_type: str, containing: str) -> str:
+def logical_id(synth: Synth, cfn_type: str, containing: str) -> str:
     return synth.one(cfn_type, containing)[0]
 
 
-def grants(synth, name: str) -> dict[str, list]:
+def grants(synth: Synth, name: str) -> dict[str, list[Any]]:
     """action -> resources granted to the function's role."""
-    granted: dict[str, list] = defaultdict(list)
+    granted: dict[str, list[Any]] = defaultdict(list)
     for statement in synth.role_statements(name):
         assert statement["Effect"] == "Allow"
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        for action in actions:
-            granted[action].extend(resources)
+        for action in _as_list(statement["Action"]):
+            granted[action].extend(_as_list(statement["Resource"]))
     return granted
 
 
-def refs(value) -> set[str]:
+def refs(value: Any) -> set[str]:
     """Logical ids a CloudFormation value refers to."""
     text = json.dumps(value)
     found = set()
@@ -51,106 +47,186 @@ def refs(value) -> set[str]:
     return found
 
 
-def test_every_function_gets_the_same_settings(default_synth):
-    variables = [env(default_synth, name) for name in FUNCTIONS]
-    assert set(variables[0]) == ENV_NAMES
-    assert variables[0] == variables[1] == variables[2]
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
-def test_settings_values(default_synth):
+# --- environment -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_function_gets_exactly_the_variables_it_reads(any_synth: Synth, name: str) -> None:
+    assert sorted(env(any_synth, name)) == sorted(c.FUNCTION_ENV[name])
+
+
+def test_local_only_variables_are_never_deployed(any_synth: Synth) -> None:
+    for name in NAMES:
+        assert not set(c.LOCAL_ONLY_ENV) & set(env(any_synth, name)), name
+
+
+def test_a_variable_has_one_value_whichever_function_reads_it(default_synth: Synth) -> None:
+    seen: dict[str, tuple[str, str]] = {}
+    for name in NAMES:
+        for variable, value in env(default_synth, name).items():
+            text = json.dumps(value, sort_keys=True)
+            if variable in seen:
+                assert seen[variable][1] == text, f"{variable}: {seen[variable][0]} and {name} differ"
+            seen[variable] = (name, text)
+
+
+def _all_values(synth: Synth) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for name in NAMES:
+        merged.update(env(synth, name))
+    return merged
+
+
+def test_settings_values(default_synth: Synth) -> None:
     s = default_synth
-    variables = env(s, "Submit")
+    variables = _all_values(s)
     assert variables[c.ENV_UPLOADS_PREFIX] == "uploads/"
     assert variables[c.ENV_OUTPUTS_PREFIX] == "outputs/"
-    assert variables[c.ENV_URL_POLICY] == "public-https"
+    assert variables[c.ENV_URL_POLICY] == c.URL_POLICY_PUBLIC_HTTPS
     assert variables[c.ENV_PROVIDER_URL] == "https://api.highwayapi.ai"
     assert (variables[c.ENV_MAX_IN_FLIGHT], variables[c.ENV_SUBMITS_PER_MINUTE]) == ("10", "20")
     assert (variables[c.ENV_DEADLINE_STANDARD], variables[c.ENV_DEADLINE_PROFESSIONAL]) == ("900", "1800")
     assert variables[c.ENV_MAX_VIDEO_BYTES] == str(c.DEFAULT_MAX_VIDEO_BYTES)
+    assert variables[c.ENV_SUBMIT_MAX_ATTEMPTS] == str(c.DEFAULT_SUBMIT_MAX_ATTEMPTS)
+    assert variables[c.ENV_IMAGE_URL_TTL] == str(c.DEFAULT_IMAGE_URL_TTL)
+    assert variables[c.ENV_DOWNLOAD_URL_TTL] == str(c.DEFAULT_DOWNLOAD_URL_TTL)
     assert json.loads(variables[c.ENV_DEFAULTS])["mode"] == "Standard"
-    assert variables["POWERTOOLS_SERVICE_NAME"] == "i2v"
-    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "I2VPipeline"
-    assert refs(variables[c.ENV_BUCKET]) == {logical_id(s, "AWS::S3::Bucket", "StorageBucket")}
-    assert refs(variables[c.ENV_TOPIC_ARN]) == {logical_id(s, "AWS::SNS::Topic", "Notifications")}
-    assert refs(variables[c.ENV_QUEUE_URL]) == {logical_id(s, "AWS::SQS::Queue", "Uploads")}
-    assert refs(variables[c.ENV_JOBS_TABLE]) == {logical_id(s, "AWS::DynamoDB::Table", "Jobs")}
-    assert refs(variables[c.ENV_IDEMPOTENCY_TABLE]) == {logical_id(s, "AWS::DynamoDB::Table", "Idempotency")}
-    assert refs(variables[c.ENV_CONTROL_TABLE]) == {logical_id(s, "AWS::DynamoDB::Table", "Control")}
-    assert refs(variables[c.ENV_API_KEY_SECRET]) == {logical_id(s, "AWS::SecretsManager::Secret", "ApiKey")}
+    assert variables[c.ENV_POWERTOOLS_SERVICE] == c.SERVICE_NAME
+    assert variables[c.ENV_POWERTOOLS_NAMESPACE] == c.METRICS_NAMESPACE
+    assert refs(variables[c.ENV_BUCKET]) == {s.logical("Storage", "Bucket")}
+    assert refs(variables[c.ENV_TOPIC_ARN]) == {s.logical("Notifications", "Topic")}
+    assert refs(variables[c.ENV_WAKE_QUEUE_URL]) == {s.logical("Queue", "Wake")}
+    assert refs(variables[c.ENV_JOBS_TABLE]) == {s.logical("Tables", "Jobs")}
+    assert refs(variables[c.ENV_IDEMPOTENCY_TABLE]) == {s.logical("Tables", "Idempotency")}
+    assert refs(variables[c.ENV_CONTROL_TABLE]) == {s.logical("Tables", "Control")}
+    assert refs(variables[c.ENV_API_KEY_SECRET]) == {s.logical("ApiKey", "Secret")}
 
 
-def test_state_machine_arn_in_settings_names_the_real_state_machine(default_synth):
+def test_state_machine_arn_in_settings_names_the_real_state_machine(default_synth: Synth) -> None:
     _, machine = default_synth.one("AWS::StepFunctions::StateMachine")
     name = machine["Properties"]["StateMachineName"]
-    arn = json.dumps(env(default_synth, "Submit")[c.ENV_STATE_MACHINE_ARN])
-    assert f":stateMachine:{name}" in arn
-    assert refs(json.loads(arn)) <= {"AWS::Partition", "AWS::Region", "AWS::AccountId"}  # no cycle
+    for function in (c.FN_INTAKE, c.FN_DISPATCH):
+        arn = env(default_synth, function)[c.ENV_STATE_MACHINE_ARN]
+        assert f":stateMachine:{name}" in json.dumps(arn)
+        assert refs(arn) <= {"AWS::Partition", "AWS::Region", "AWS::AccountId"}  # no cycle
 
 
-def test_existing_bucket_and_secret_are_passed_by_name(existing_synth):
-    variables = env(existing_synth, "Submit")
+def test_existing_bucket_and_secret_are_passed_by_name(existing_synth: Synth) -> None:
+    variables = _all_values(existing_synth)
     assert variables[c.ENV_BUCKET] == "existing-i2v-bucket"
     assert variables[c.ENV_API_KEY_SECRET] == "prod/highway-api-key"
 
 
-def test_submit_reads_uploads_consumes_and_resends_starts_workflow(default_synth):
+# --- triggers --------------------------------------------------------------------------------------
+
+def test_the_dispatcher_is_woken_every_minute_by_a_schedule(default_synth: Synth) -> None:
     s = default_synth
-    granted = grants(s, "Submit")
-    bucket = logical_id(s, "AWS::S3::Bucket", "StorageBucket")
-    queue = logical_id(s, "AWS::SQS::Queue", "Uploads")
+    rules = s.resources("AWS::Events::Rule")
+    assert len(rules) == 1
+    [(rule_id, rule)] = rules.items()
+    props = rule["Properties"]
+    assert props["ScheduleExpression"] == "rate(1 minute)" and c.DISPATCH_SCHEDULE_SECONDS == 60
+    assert props["State"] == "ENABLED"
+    [target] = props["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [s.function_id(c.FN_DISPATCH), "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 0  # the next tick is the retry
+    s.template.has_resource_properties("AWS::Lambda::Permission", {
+        "Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com",
+        "FunctionName": {"Fn::GetAtt": [s.function_id(c.FN_DISPATCH), "Arn"]},
+        "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}})
+
+
+def test_only_intake_and_dispatch_have_queue_triggers(default_synth: Synth) -> None:
+    s = default_synth
+    mappings = {m["Properties"]["FunctionName"]["Ref"]: m["Properties"]
+                for m in s.resources("AWS::Lambda::EventSourceMapping").values()}
+    assert set(mappings) == {s.function_id(c.FN_INTAKE), s.function_id(c.FN_DISPATCH)}
+    assert mappings[s.function_id(c.FN_INTAKE)]["EventSourceArn"] == {"Fn::GetAtt": [s.logical("Queue", "Uploads"), "Arn"]}
+    assert mappings[s.function_id(c.FN_DISPATCH)]["EventSourceArn"] == {"Fn::GetAtt": [s.logical("Queue", "Wake"), "Arn"]}
+
+
+# --- permissions -----------------------------------------------------------------------------------
+
+def _uploads(s: Synth) -> str:
+    return json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [s.logical("Storage", "Bucket"), "Arn"]}, "/uploads/*"]]})
+
+
+def test_intake_reads_uploads_parks_jobs_starts_failure_reports_and_wakes(default_synth: Synth) -> None:
+    s = default_synth
+    granted = grants(s, c.FN_INTAKE)
     for action in ("s3:GetObject", "s3:GetObjectVersion"):
-        assert [json.dumps(r) for r in granted[action]] == [json.dumps(
-            {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/uploads/*"]]})]
+        assert [json.dumps(r) for r in granted[action]] == [_uploads(s)], action
     assert "s3:PutObject" not in granted
-    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage"):
-        assert refs(granted[action]) == {queue}, action
-    assert refs(granted["states:StartExecution"]) == {logical_id(s, "AWS::StepFunctions::StateMachine", "")}
-    tables = {logical_id(s, "AWS::DynamoDB::Table", t) for t in ("Jobs", "Idempotency", "Control")}
-    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
-        assert refs(granted[action]) == tables, action
-    assert refs(granted["secretsmanager:GetSecretValue"]) == {logical_id(s, "AWS::SecretsManager::Secret", "")}
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
+        assert refs(granted[action]) == {s.logical("Queue", "Uploads")}, action
+    assert refs(granted["sqs:SendMessage"]) == {s.logical("Queue", "Wake")}
+    assert refs(granted["states:StartExecution"]) == {s.logical("Workflow", "StateMachine")}
+    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem"):
+        assert {s.logical("Tables", "Jobs"), s.logical("Tables", "Control")} <= refs(granted[action]), action
+    assert s.logical("Tables", "Idempotency") not in refs(granted["dynamodb:PutItem"])
+    assert "secretsmanager:GetSecretValue" not in granted
     assert "sns:Publish" not in granted
 
 
-def test_submit_may_list_the_bucket_so_missing_keys_are_404(default_synth):
+def test_dispatch_takes_capacity_submits_once_and_starts_workflows(default_synth: Synth) -> None:
+    s = default_synth
+    granted = grants(s, c.FN_DISPATCH)
+    for action in ("s3:GetObject", "s3:GetObjectVersion"):
+        assert [json.dumps(r) for r in granted[action]] == [_uploads(s)], action
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"):
+        assert refs(granted[action]) == {s.logical("Queue", "Wake")}, action
+    assert refs(granted["states:StartExecution"]) == {s.logical("Workflow", "StateMachine")}
+    assert ":execution:" in json.dumps(granted["states:DescribeExecution"])
+    tables = {s.logical("Tables", t) for t in ("Jobs", "Control", "Idempotency")}
+    assert refs(granted["dynamodb:PutItem"]) >= {s.logical("Tables", "Idempotency")}
+    assert refs(granted["dynamodb:UpdateItem"]) == tables
+    assert refs(granted["dynamodb:Query"]) >= {s.logical("Tables", "Jobs")}
+    assert refs(granted["secretsmanager:GetSecretValue"]) == {s.logical("ApiKey", "Secret")}
+    assert "sns:Publish" not in granted and "s3:PutObject" not in granted
+
+
+def test_read_uploads_may_list_the_bucket_so_missing_keys_are_404(default_synth: Synth) -> None:
     """HeadObject on `_defaults.json` must see 404 (absent), not 403, when no such file exists."""
-    bucket = logical_id(default_synth, "AWS::S3::Bucket", "StorageBucket")
-    listing = [st for st in default_synth.role_statements("Submit") if st["Action"] == "s3:ListBucket"]
-    assert len(listing) == 1
-    assert listing[0]["Resource"] == {"Fn::GetAtt": [bucket, "Arn"]}
-    assert "Condition" not in listing[0]
-    assert not [st for name in ("Status", "Store") for st in default_synth.role_statements(name)
+    bucket = default_synth.logical("Storage", "Bucket")
+    for name in (c.FN_INTAKE, c.FN_DISPATCH):
+        listing = [st for st in default_synth.role_statements(name) if st["Action"] == "s3:ListBucket"]
+        assert len(listing) == 1, name
+        assert listing[0]["Resource"] == {"Fn::GetAtt": [bucket, "Arn"]}
+    assert not [st for name in (c.FN_STATUS, c.FN_STORE) for st in default_synth.role_statements(name)
                 if "s3:ListBucket" in json.dumps(st["Action"])]
 
 
-def test_status_reads_the_secret_and_the_jobs_table_only(default_synth):
+def test_status_reads_the_secret_and_updates_the_jobs_table_only(default_synth: Synth) -> None:
     s = default_synth
-    granted = grants(s, "Status")
-    assert refs(granted["secretsmanager:GetSecretValue"]) == {logical_id(s, "AWS::SecretsManager::Secret", "")}
-    assert refs(granted["dynamodb:UpdateItem"]) == {logical_id(s, "AWS::DynamoDB::Table", "Jobs")}
+    granted = grants(s, c.FN_STATUS)
+    assert refs(granted["secretsmanager:GetSecretValue"]) == {s.logical("ApiKey", "Secret")}
+    assert refs(granted["dynamodb:UpdateItem"]) == {s.logical("Tables", "Jobs")}
     assert not [a for a in granted if a.split(":")[0] in ("s3", "sns", "sqs", "states")]
 
 
-def test_store_writes_outputs_publishes_and_updates_jobs_and_control(default_synth):
+def test_store_writes_outputs_publishes_updates_jobs_and_control_and_wakes(default_synth: Synth) -> None:
     s = default_synth
-    granted = grants(s, "Store")
-    bucket = logical_id(s, "AWS::S3::Bucket", "StorageBucket")
-    outputs = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/outputs/*"]]})
+    granted = grants(s, c.FN_STORE)
+    outputs = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [s.logical("Storage", "Bucket"), "Arn"]}, "/outputs/*"]]})
     for action in ("s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"):
         assert [json.dumps(r) for r in granted[action]] == [outputs], action
-    assert refs(granted["sns:Publish"]) == {logical_id(s, "AWS::SNS::Topic", "Notifications")}
-    assert refs(granted["dynamodb:UpdateItem"]) == {logical_id(s, "AWS::DynamoDB::Table", t) for t in ("Jobs", "Control")}
+    assert refs(granted["sns:Publish"]) == {s.logical("Notifications", "Topic")}
+    assert refs(granted["sqs:SendMessage"]) == {s.logical("Queue", "Wake")}
+    assert refs(granted["dynamodb:UpdateItem"]) == {s.logical("Tables", t) for t in ("Jobs", "Control")}
     assert "secretsmanager:GetSecretValue" not in granted
-    assert not [a for a in granted if a.split(":")[0] in ("sqs", "states")]
+    assert "states:StartExecution" not in granted and "sqs:ReceiveMessage" not in granted
 
 
-def test_existing_secret_is_granted_by_name_with_the_arn_suffix(existing_synth):
-    granted = grants(existing_synth, "Status")
-    arn = json.dumps(granted["secretsmanager:GetSecretValue"])
-    assert ":secret:prod/highway-api-key-??????" in arn
+def test_existing_secret_is_granted_by_name_with_the_arn_suffix(existing_synth: Synth) -> None:
+    for name in (c.FN_DISPATCH, c.FN_STATUS):
+        arn = json.dumps(grants(existing_synth, name)["secretsmanager:GetSecretValue"])
+        assert ":secret:prod/highway-api-key-??????" in arn, name
 
 
-def _iam_statements(synth):
+def _iam_statements(synth: Synth) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
     for logical, resource in synth.cfn["Resources"].items():
         props = resource.get("Properties", {})
         if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
@@ -164,11 +240,7 @@ def _iam_statements(synth):
                 yield logical, resource, statement
 
 
-def _as_list(value):
-    return value if isinstance(value, list) else [value]
-
-
-def test_no_star_action_and_every_star_resource_is_acknowledged(any_synth):
+def test_no_star_action_and_every_star_resource_is_acknowledged(any_synth: Synth) -> None:
     for logical, resource, statement in _iam_statements(any_synth):
         assert "*" not in _as_list(statement["Action"]), logical
         assert not [a for a in _as_list(statement["Action"]) if a.endswith(":*")], logical
@@ -179,7 +251,7 @@ def test_no_star_action_and_every_star_resource_is_acknowledged(any_synth):
             assert len(reason) > 20, f"{logical}: Resource '*' for {statement['Action']} is not acknowledged"
 
 
-def test_every_acknowledgement_carries_a_reason(any_synth):
+def test_every_acknowledgement_carries_a_reason(any_synth: Synth) -> None:
     seen = 0
     for resource in any_synth.cfn["Resources"].values():
         for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
@@ -189,25 +261,29 @@ def test_every_acknowledgement_carries_a_reason(any_synth):
     assert seen > 0
 
 
-def test_outputs(default_synth):
+# --- outputs and secrets ---------------------------------------------------------------------------
+
+def test_outputs(default_synth: Synth) -> None:
     outputs = default_synth.cfn["Outputs"]
-    assert {"BucketName", "UploadsPrefix", "TopicArn", "StateMachineArn", "QueueUrl", "DeadLetterQueueUrl",
-            "JobsTableName", "ApiKeySecretName", "DashboardName"} <= set(outputs)
+    assert {"BucketName", "UploadsPrefix", "OutputsPrefix", "TopicArn", "AlarmTopicArn", "StateMachineArn",
+            "QueueUrl", "DeadLetterQueueUrl", "JobsTableName", "ApiKeySecretName", "DashboardName"} <= set(outputs)
     assert outputs["UploadsPrefix"]["Value"] == "uploads/"
-    assert outputs["ApiKeySecretName"]["Value"] == "I2VPipeline/highway-api-key"
+    assert refs(outputs["QueueUrl"]["Value"]) == {default_synth.logical("Queue", "Uploads")}
+    assert refs(outputs["DeadLetterQueueUrl"]["Value"]) == {default_synth.logical("Queue", "DeadLetters")}
+    assert refs(outputs["JobsTableName"]["Value"]) == {default_synth.logical("Tables", "Jobs")}
     assert refs(outputs["DashboardName"]["Value"]) == {logical_id(default_synth, "AWS::CloudWatch::Dashboard", "")}
 
 
-def test_existing_secret_output_is_its_name(existing_synth):
+def test_existing_secret_output_is_its_name(existing_synth: Synth) -> None:
     assert existing_synth.cfn["Outputs"]["ApiKeySecretName"]["Value"] == "prod/highway-api-key"
 
 
-def test_no_secret_value_in_settings_or_outputs(any_synth):
+def test_no_secret_value_in_settings_or_outputs(any_synth: Synth) -> None:
     secrets = set(any_synth.resources("AWS::SecretsManager::Secret"))
     text = json.dumps(any_synth.cfn)
     assert "resolve:secretsmanager" not in text  # no dynamic reference to a secret's value anywhere
     assert "\"SecretString\"" not in text  # a literal value (GenerateSecretString is fine)
-    for name in FUNCTIONS:
+    for name in NAMES:
         variables = env(any_synth, name)
         assert c.ENV_API_KEY not in variables
         for key, value in variables.items():
@@ -218,7 +294,7 @@ def test_no_secret_value_in_settings_or_outputs(any_synth):
             assert secret not in refs(output["Value"])
 
 
-def test_stack_is_environment_agnostic(default_synth):
+def test_stack_is_environment_agnostic(default_synth: Synth) -> None:
     """No account or region baked in: synth needs no credentials and no lookups."""
     from aws_cdk import Token
 

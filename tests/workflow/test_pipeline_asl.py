@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ def _finished(pipeline: Pipeline, timeout: float = 60.0) -> list[dict]:
     raise AssertionError("executions still running")
 
 
-def test_success_path_polls_then_stores(notification_validator):
+def test_success_path_polls_then_stores(notification_validator: Any) -> None:
     with Pipeline(speed=40) as p:
         p.put("uploads/ok.png", image_bytes(), {"prompt": "waves"})
         notes = p.wait_for(1)
@@ -38,7 +39,7 @@ def test_success_path_polls_then_stores(notification_validator):
     assert note["status"] == "SUCCEEDED" and note["output"]["size_bytes"] > 0
 
 
-def test_provider_failure_goes_to_notify_failure(notification_validator):
+def test_provider_failure_goes_to_notify_failure(notification_validator: Any) -> None:
     with Pipeline(sim_knobs={"p_task_failed": 1.0}) as p:
         p.put("uploads/doomed.png", image_bytes())
         notes = p.wait_for(1)
@@ -52,7 +53,7 @@ def test_provider_failure_goes_to_notify_failure(notification_validator):
     assert "StoreVideo" not in states
 
 
-def test_deadline_fails_with_timed_out(notification_validator):
+def test_deadline_fails_with_timed_out(notification_validator: Any) -> None:
     # Generation takes 5x longer than usual; the Standard deadline is cut to 20 provider seconds.
     with Pipeline(sim_knobs={"p_slow": 1.0}, cloud_knobs={"extra_env": {"I2V_DEADLINE_STANDARD_SECONDS": "20"}},
                   speed=10) as p:
@@ -66,7 +67,7 @@ def test_deadline_fails_with_timed_out(notification_validator):
     assert states[-2:] == ["NotifyFailure", "FailureReported"]
 
 
-def test_rejected_job_skips_polling(notification_validator):
+def test_rejected_job_skips_polling(notification_validator: Any) -> None:
     with Pipeline() as p:
         p.put("uploads/tiny.png", image_bytes(200, 200))
         notes = p.wait_for(1)
@@ -78,12 +79,17 @@ def test_rejected_job_skips_polling(notification_validator):
     assert submissions == 0
 
 
-def test_asl_file_is_the_one_the_local_cloud_runs():
-    from i2v_local.cloud import ASL_PATH
+def test_asl_file_is_the_one_the_local_cloud_runs() -> None:
+    import inspect
 
+    from i2v_infra.workflow_definition import ASL_PATH
+    from i2v_local import provision
+
+    assert "read_definition()" in inspect.getsource(provision)  # the file, not a copy of it
     definition = json.loads(ASL_PATH.read_text())
     for name, state in definition["States"].items():
         if state["Type"] == "Task":
             assert state.get("Retry"), f"{name} has no Retry"
             assert state.get("Catch"), f"{name} has no Catch"
+            assert state.get("TimeoutSeconds", 0) > 0, f"{name} has no TimeoutSeconds"
     assert definition["TimeoutSeconds"] > 0

@@ -13,7 +13,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from i2v_infra.nag import acknowledge
+from i2v import constants as c
+from i2v_infra.nag import acknowledge, wildcard_resource
 from i2v_infra.workflow_definition import ASL_PATH, placeholders, read_definition
 
 
@@ -22,6 +23,7 @@ class Workflow(Construct):
                  status_function: lambda_.IFunction, store_function: lambda_.IFunction,
                  log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
+        self._state_machine_name = state_machine_name
         definition = read_definition()
         substitutions = {
             "StatusFunctionArn": status_function.function_arn,
@@ -66,5 +68,15 @@ class Workflow(Construct):
         self.state_machine.grant_start_execution(grantee)
 
     def grant_describe_executions(self, grantee: iam.IGrantable) -> None:
-        """states:DescribeExecution on this state machine's executions only."""
-        self.state_machine.grant_execution(grantee, "states:DescribeExecution")
+        """states:DescribeExecution on this state machine's job executions (`job-<id>...`) only."""
+        executions = cdk.Stack.of(self).format_arn(
+            service="states", resource="execution", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            resource_name=f"{self._state_machine_name}:{c.EXECUTION_NAME_PREFIX}*")
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["states:DescribeExecution"], resources=[executions]))
+        principal = grantee.grant_principal
+        if isinstance(principal, Construct):
+            acknowledge(principal, "IAM5",
+                        "Execution names are job ids, known only at run time: the dispatcher may describe "
+                        "this state machine's job executions and no other.",
+                        finding=wildcard_resource(self, executions))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from infra_synth import Synth
 
 pytestmark = pytest.mark.infra
 
 
-def test_topic_is_encrypted_and_tls_only(default_synth):
+def test_topic_is_encrypted_and_tls_only(default_synth: Synth) -> None:
     logical, topic = default_synth.one("AWS::SNS::Topic", "Notifications")
     assert "KmsMasterKeyId" in topic["Properties"]
     policies = [p for p in default_synth.resources("AWS::SNS::TopicPolicy").values()
@@ -16,11 +17,11 @@ def test_topic_is_encrypted_and_tls_only(default_synth):
                for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"])
 
 
-def test_no_subscription_without_an_email(default_synth):
+def test_no_subscription_without_an_email(default_synth: Synth) -> None:
     default_synth.template.resource_count_is("AWS::SNS::Subscription", 0)
 
 
-def test_email_subscriptions(existing_synth):
+def test_email_subscriptions(existing_synth: Synth) -> None:
     topic, _ = existing_synth.one("AWS::SNS::Topic", "Notifications")
     alarms, _ = existing_synth.one("AWS::SNS::Topic", "AlarmTopic")
     existing_synth.template.has_resource_properties("AWS::SNS::Subscription", {

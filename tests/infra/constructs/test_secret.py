@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from infra_synth import Synth
 
 pytestmark = pytest.mark.infra
 
 
-def test_new_secret_has_a_generated_placeholder_and_a_known_name(default_synth):
+def test_new_secret_has_a_generated_placeholder_and_a_known_name(default_synth: Synth) -> None:
     _, secret = default_synth.one("AWS::SecretsManager::Secret")
     props = secret["Properties"]
     assert props["Name"] == "I2VPipeline/highway-api-key"
@@ -15,5 +16,5 @@ def test_new_secret_has_a_generated_placeholder_and_a_known_name(default_synth):
     assert "put-secret-value" in props["Description"]
 
 
-def test_existing_secret_is_imported_not_created(existing_synth):
+def test_existing_secret_is_imported_not_created(existing_synth: Synth) -> None:
     existing_synth.template.resource_count_is("AWS::SecretsManager::Secret", 0)

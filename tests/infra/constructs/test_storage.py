@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
+from infra_synth import Synth
 
 pytestmark = pytest.mark.infra
 
@@ -13,11 +15,11 @@ BLOCK_ALL = {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAc
              "RestrictPublicBuckets": True}
 
 
-def _data_bucket(synth):
+def _data_bucket(synth: Synth) -> tuple[str, dict[str, Any]]:
     return synth.one("AWS::S3::Bucket", "StorageBucket")
 
 
-def test_new_bucket_is_private_encrypted_versioned_and_logged(default_synth):
+def test_new_bucket_is_private_encrypted_versioned_and_logged(default_synth: Synth) -> None:
     _, bucket = _data_bucket(default_synth)
     props = bucket["Properties"]
     assert props["PublicAccessBlockConfiguration"] == BLOCK_ALL
@@ -29,7 +31,7 @@ def test_new_bucket_is_private_encrypted_versioned_and_logged(default_synth):
     assert bucket["DeletionPolicy"] == "Retain"
 
 
-def test_both_buckets_enforce_tls(default_synth):
+def test_both_buckets_enforce_tls(default_synth: Synth) -> None:
     for logical in default_synth.resources("AWS::S3::Bucket"):
         policies = [p for p in default_synth.resources("AWS::S3::BucketPolicy").values()
                     if p["Properties"]["Bucket"] == {"Ref": logical}]
@@ -39,7 +41,7 @@ def test_both_buckets_enforce_tls(default_synth):
                    for s in statements), logical
 
 
-def test_access_log_bucket_is_private_and_accepts_log_delivery(default_synth):
+def test_access_log_bucket_is_private_and_accepts_log_delivery(default_synth: Synth) -> None:
     logical, bucket = default_synth.one("AWS::S3::Bucket", "AccessLogs")
     assert bucket["Properties"]["PublicAccessBlockConfiguration"] == BLOCK_ALL
     assert "BucketEncryption" in bucket["Properties"]
@@ -50,7 +52,7 @@ def test_access_log_bucket_is_private_and_accepts_log_delivery(default_synth):
     })
 
 
-def test_uploads_prefix_notifies_the_queue(default_synth):
+def test_uploads_prefix_notifies_the_queue(default_synth: Synth) -> None:
     queue, _ = default_synth.one("AWS::SQS::Queue", "Uploads")
     bucket, _ = _data_bucket(default_synth)
     default_synth.template.has_resource_properties("Custom::S3BucketNotifications", {
@@ -63,7 +65,7 @@ def test_uploads_prefix_notifies_the_queue(default_synth):
     })
 
 
-def test_existing_bucket_is_not_created_but_still_notifies_the_queue(existing_synth):
+def test_existing_bucket_is_not_created_but_still_notifies_the_queue(existing_synth: Synth) -> None:
     existing_synth.template.resource_count_is("AWS::S3::Bucket", 0)
     queue, _ = existing_synth.one("AWS::SQS::Queue", "Uploads")
     existing_synth.template.has_resource_properties("Custom::S3BucketNotifications", {
@@ -78,7 +80,7 @@ def test_existing_bucket_is_not_created_but_still_notifies_the_queue(existing_sy
     assert "s3.amazonaws.com" in default_text and "existing-i2v-bucket" in default_text
 
 
-def test_destroy_empties_and_deletes_the_buckets(destroy_synth):
+def test_destroy_empties_and_deletes_the_buckets(destroy_synth: Synth) -> None:
     for bucket in destroy_synth.resources("AWS::S3::Bucket").values():
         assert bucket["DeletionPolicy"] == "Delete"
     destroy_synth.template.resource_count_is("Custom::S3AutoDeleteObjects", 2)
