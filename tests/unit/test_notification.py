@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 from i2v.clock import parse_iso
+from i2v.contracts.errors import DOCUMENTED_CODES, ErrorCode, ErrorDetail
+from i2v.contracts.job import Job, JobKind, Pin, Source
+from i2v.contracts.params import shown_request
+from i2v.contracts.status import Stage
 from i2v.notification import FAILED, SUCCEEDED, build_notification, build_timings, message_attributes
 
 JOB = {
@@ -23,6 +28,7 @@ JOB = {
         "duration": 10,
         "guidance_scale": 0.5,
         "end_image_key": "uploads/a/_frames/end.png",
+        "priority": "high",
     },
     "timings": {
         "uploaded_at": "2026-01-01T00:00:00.000Z",
@@ -114,6 +120,7 @@ def test_failure_of_a_job_that_never_got_parameters(notification_validator):
         "guidance_scale": None,
         "end_image_key": None,
         "image_key": "uploads/a/cat.png",
+        "priority": None,
     }
     assert note["timings"]["uploaded_at"] is None
     notification_validator.validate(note)
@@ -133,6 +140,46 @@ def test_failure_of_a_job_that_never_got_parameters(notification_validator):
 def test_inconsistent_input_is_refused(kw):
     with pytest.raises(ValueError):
         build_notification(job=JOB, task_id=None, provider_status=None, notified_at=NOTIFIED, **kw)
+
+
+def test_the_request_carries_the_priority_the_job_was_queued_with(notification_validator):
+    for priority in ("high", "normal", "low"):
+        job = {**JOB, "request": {**JOB["request"], "priority": priority}}
+        note = success(job=job)
+        assert note["request"]["priority"] == priority
+        notification_validator.validate(note)
+
+
+def test_a_failure_on_parameters_that_break_the_rules_still_fits_the_schema(notification_validator):
+    shown = shown_request({"mode": "Fast", "prompt": ["not", "text"], "duration": "7", "guidance_scale": math.inf,
+                           "priority": "urgent", "end_image": 5})
+    note = failure(job={**JOB, "request": shown})
+    assert note["request"]["priority"] == "urgent" and note["request"]["guidance_scale"] == "inf"
+    notification_validator.validate(note)
+    json.dumps(note, allow_nan=False)  # no NaN or Infinity in what subscribers parse
+
+
+def test_a_source_without_versioning_carries_the_etag_and_sequencer(notification_validator):
+    source = Source("media", "uploads/a/cat.png", None, "d41d8cd98f00b204e9800998ecf8427e", "0055AED6DCD90281E5")
+    note = failure(job={**JOB, "source": source.to_dict()})
+    assert note["source"] == {"bucket": "media", "key": "uploads/a/cat.png",
+                              "etag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": "0055AED6DCD90281E5"}
+    notification_validator.validate(note)
+
+
+def test_a_notification_built_from_a_typed_job(notification_validator):
+    job = Job(job_id=JOB["job_id"], kind=JobKind.IMAGE, source=Source("media", "uploads/a/cat.png", "v1"),
+              video_key="outputs/a/cat.mp4", manifest_key="outputs/a/cat.json", image_key="uploads/a/cat.png",
+              image_pin=Pin(version_id="v1"), request=JOB["request"], timings=JOB["timings"])
+    error = ErrorDetail(code=ErrorCode.OBJECT_CHANGED, message="replaced", stage=Stage.VALIDATE)
+    note = failure(job=job.to_dict(), error=error.to_dict())
+    assert note["error"] == {"code": "OBJECT_CHANGED", "message": "replaced", "stage": "validate", "retryable": False}
+    notification_validator.validate(note)
+
+
+@pytest.mark.parametrize("code", sorted(DOCUMENTED_CODES))
+def test_every_documented_code_fits_a_failure_notification(notification_validator, code):
+    notification_validator.validate(failure(error={**ERROR, "code": code}))
 
 
 def test_timings_give_instants_and_durations():

@@ -60,13 +60,16 @@ def merge_layers(*layers: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _shown(value: object) -> str | int | float | None:
-    """A parameter as a failure notification may show it: JSON-safe, valid UTF-8, bounded."""
+def _shown(value: object, number: bool = True) -> str | int | float | None:
+    """A parameter as a failure notification may show it: JSON-safe, valid UTF-8, bounded.
+
+    ``number=False`` for the fields the notification schema types as text: a number there is shown as text.
+    """
     if value is None or isinstance(value, bool):
         return None if value is None else str(value).lower()
-    if isinstance(value, int):
+    if isinstance(value, int) and number:
         return value if abs(value) < 10**15 else _show(value)
-    if isinstance(value, float):
+    if isinstance(value, float) and number:
         return value if math.isfinite(value) else str(value)
     text = value if isinstance(value, str) else _repr(value)
     return text.encode("utf-8", "replace").decode("utf-8")[:2 * c.PROMPT_MAX]
@@ -74,9 +77,9 @@ def _shown(value: object) -> str | int | float | None:
 
 def shown_request(merged: Mapping[str, Any]) -> dict[str, Any]:
     """The notification's ``request`` for parameters that may break the rules (the job failed on them)."""
-    shown = {k: _shown(merged.get(k)) for k in ("mode", "prompt", "negative_prompt", "duration", "guidance_scale",
-                                                 "priority")}
-    return shown | {"end_image_key": _shown(merged.get("end_image"))}
+    shown = {k: _shown(merged.get(k), number=k in ("duration", "guidance_scale"))
+             for k in ("mode", "prompt", "negative_prompt", "duration", "guidance_scale", "priority")}
+    return shown | {"end_image_key": _shown(merged.get("end_image"), number=False)}
 
 
 def _text(name: str, value: object, code: ErrorCode, *, required: bool) -> str | None:

@@ -9,11 +9,13 @@ import sys
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from i2v import constants as c
 from i2v.contracts import params as p
 from i2v.contracts.errors import DOCUMENTED_CODES, InvalidParameters
 from i2v.contracts.status import Priority
+from support import SCHEMA_PATH
 
 GOOD = {"mode": "Standard", "prompt": "a cat", "duration": 5, "guidance_scale": 0.5}
 
@@ -336,6 +338,21 @@ def test_shown_request_keeps_what_was_asked_even_when_it_breaks_the_rules():
                      "guidance_scale": "inf", "priority": "true", "end_image_key": "uploads/e.png"}
 
 
+@pytest.mark.parametrize("value, shown", [(42, "42"), (0.5, "0.5"), (math.nan, "nan"), (10**400, None),
+                                          (["a"], "['a']"), ({"k": 1}, "{'k': 1}"), (False, "false")])
+def test_shown_request_gives_text_fields_as_text(value, shown):
+    request = p.shown_request({name: value for name in ("mode", "prompt", "negative_prompt", "priority",
+                                                          "end_image")})
+    for name in ("mode", "prompt", "negative_prompt", "priority", "end_image_key"):
+        assert isinstance(request[name], str)  # the notification schema types them string or null
+        assert shown is None or request[name] == shown
+
+
+def test_shown_request_keeps_numbers_where_numbers_belong():
+    shown = p.shown_request({"duration": 7, "guidance_scale": 1.5})
+    assert (shown["duration"], shown["guidance_scale"]) == (7, 1.5)
+
+
 def test_shown_request_is_always_json_and_utf_8():
     shown = p.shown_request({"prompt": json.loads('"\\ud800x"'), "duration": 10**400, "guidance_scale": math.nan,
                              "negative_prompt": ["a", {"b": 1}], "mode": "x" * 10_000})
@@ -353,9 +370,13 @@ json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=
                            | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)
 
 
+REQUEST_SCHEMA = Draft202012Validator(json.loads(SCHEMA_PATH.read_text())["properties"]["request"])
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.dictionaries(st.sampled_from(p.PARAM_KEYS), json_values))
 def test_any_json_values_give_job_params_or_a_documented_invalid_parameters(merged):
+    REQUEST_SCHEMA.validate(p.shown_request(merged))  # what a failure notification shows fits the contract
     found = p.problems(merged)
     try:
         params = p.validate_params(merged)
@@ -371,6 +392,7 @@ def test_any_json_values_give_job_params_or_a_documented_invalid_parameters(merg
         assert 0.0 <= params.guidance_scale <= 1.0
         assert params.priority in Priority
         json.dumps(params.request(), allow_nan=False)
+        REQUEST_SCHEMA.validate(params.request())
 
 
 @settings(max_examples=200, deadline=None)

@@ -13,6 +13,7 @@ from i2v.contracts.params import stack_defaults
 from i2v.contracts.status import Priority
 from i2v.jobs import keys
 from i2v.jobs.build import identify, prepare
+from i2v.notification import FAILED, build_notification
 
 UP, OUT = "uploads/", "outputs/"
 STACK = stack_defaults({})
@@ -468,6 +469,19 @@ def test_invalid_parameters_leave_what_was_gathered_on_the_job(bucket, image_dat
     assert err.code == "INVALID_DURATION"
     assert job.request == {"mode": c.DEFAULT_MODE, "prompt": "a cat", "negative_prompt": None, "duration": "7",
                            "guidance_scale": c.DEFAULT_GUIDANCE_SCALE, "end_image_key": None, "priority": "normal"}
+
+
+def test_numbers_where_text_belongs_fail_and_the_notification_still_fits_the_schema(bucket, image_data,
+                                                                                   notification_validator):
+    bucket.put("uploads/cat.png", image_data())
+    bucket.put("uploads/j.json", b'{"image": "cat.png", "prompt": 42, "mode": 1, "priority": 2.5}')
+    job = job_for(bucket, "uploads/j.json")
+    err = failure(job, bucket)
+    assert err.code == "INVALID_MODE"
+    assert (job.request["prompt"], job.request["mode"], job.request["priority"]) == ("42", "1", "2.5")
+    note = build_notification(job=job.to_dict(), status=FAILED, task_id=None, provider_status=None, output=None,
+                              error=err.to_dict(), notified_at=0.0)
+    notification_validator.validate(note)
 
 
 def test_a_bad_image_leaves_the_validated_request_on_the_job(bucket, image_data):
