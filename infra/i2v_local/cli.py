@@ -330,8 +330,10 @@ def up(port: int = typer.Option(4566, help="Port of the local cloud's endpoint o
        provider_url: str | None = typer.Option(None, help="Provider to use (default: start the simulator)."),
        speed: float = typer.Option(DEFAULT_SIM_SPEED, help="Simulator speed factor and workflow time scale."),
        max_in_flight: int = typer.Option(c.DEFAULT_MAX_IN_FLIGHT, help="Cap on tasks in flight at the provider.")):
-    """Keep the embedded cloud (and the simulator) running until Ctrl-C or SIGTERM, for the AWS CLI, boto3,
-    curl or `i2v jobs`. Needs no AWS account: it prints the local credentials to use."""
+    """Keep the embedded cloud (and the simulator) running until Ctrl-C or SIGTERM.
+
+    For the AWS CLI, boto3, curl or `i2v jobs`. Needs no AWS account: it prints the commands to copy.
+    """
     from i2v_local.up import HOST, banner, port_problem, stop_on_signals
 
     with stop_on_signals():  # from here on SIGTERM is Ctrl-C, during start-up too
