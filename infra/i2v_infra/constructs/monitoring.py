@@ -57,17 +57,32 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         prefix = cdk.Stack.of(self).stack_name
 
-        # CloudWatch cannot use the AWS managed SNS key, so the alarm topic has its own key.
+        # CloudWatch cannot use the AWS managed SNS key, so the alarm topic has its own key. Both the
+        # key and the topic must let CloudWatch in: enforce_ssl writes a topic policy, and that policy
+        # replaces SNS's default one (which let the account's services publish). Only this account's
+        # alarms named "<stack>-..." may publish (no confused deputy); the key cannot name the alarms
+        # one by one (they refer to the topic, which refers to the key), so both use the name pattern.
+        stack = cdk.Stack.of(self)
+        alarms_of_this_stack = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": stack.format_arn(service="cloudwatch", resource="alarm",
+                                                          resource_name=f"{prefix}-*",
+                                                          arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)},
+        }
+        cloudwatch = iam.ServicePrincipal("cloudwatch.amazonaws.com")
         key = kms.Key(self, "AlarmTopicKey", description="i2v alarm topic", enable_key_rotation=True,
                       removal_policy=removal_policy)
         key.add_to_resource_policy(iam.PolicyStatement(
-            sid="AllowCloudWatchAlarmsToPublish",
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            sid="AllowCloudWatchAlarmsToPublish", principals=[cloudwatch],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             resources=["*"],  # in a key policy "*" means this key
+            conditions=alarms_of_this_stack,
         ))
         self.alarm_topic = sns.Topic(self, "AlarmTopic", display_name="i2v alarms", master_key=key,
                                      enforce_ssl=True)
+        self.alarm_topic.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowCloudWatchAlarmsToPublish", principals=[cloudwatch], actions=["sns:Publish"],
+            resources=[self.alarm_topic.topic_arn], conditions=alarms_of_this_stack))
         if alarm_email:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         action = cw_actions.SnsAction(self.alarm_topic)
