@@ -38,7 +38,7 @@ install: $(VENV)/.installed node_modules/.installed
 demo: $(VENV)/.installed
 	$(VENV)/bin/i2v demo
 
-test: install
+test: install lint
 	$(PY) -m pytest -q
 
 test-unit: $(VENV)/.installed
@@ -65,8 +65,11 @@ deploy: install
 destroy: install
 	npx cdk destroy
 
+# ruff; mypy (strict on the Lambda code, functions/); import-linter's dependency directions (pyproject.toml).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check functions infra tests
+	$(VENV)/bin/mypy -p i2v
+	PYTHONPATH=functions:infra $(VENV)/bin/lint-imports --no-cache
 
 clean:
-	rm -rf cdk.out .pytest_cache demo-output i2v-output .i2v-up
+	rm -rf cdk.out .pytest_cache .mypy_cache demo-output i2v-output .i2v-up

@@ -11,5 +11,6 @@ import random
 
 def backoff(attempt: int, *, base: float, cap: float, rng: random.Random | None = None) -> float:
     """Seconds to wait before try number ``attempt + 1`` (``attempt`` >= 1 tries have failed)."""
-    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
-    return ceiling / 2 + (rng or random).random() * ceiling / 2
+    ceiling = min(cap, base * 2.0 ** max(0, attempt - 1))
+    draw: float = (rng or random).random()
+    return ceiling / 2 + draw * ceiling / 2

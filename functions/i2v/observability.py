@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 
 from i2v import constants as c
 
@@ -14,7 +15,7 @@ metrics = Metrics(namespace=c.METRICS_NAMESPACE, service=c.SERVICE_NAME)
 def count_by(name: str, dimension: str, value: str) -> None:
     """A count with one extra dimension (error code, provider reason), published on its own so the
     plain, service-level metrics of the same invocation keep their single dimension."""
-    with single_metric(name=name, unit="Count", value=1, namespace=c.METRICS_NAMESPACE,
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=c.METRICS_NAMESPACE,
                        default_dimensions={"service": c.SERVICE_NAME}) as metric:
         metric.add_dimension(name=dimension, value=value or "UNKNOWN")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any, BinaryIO
+from typing import Any
 
 from i2v.aws import clients
 from i2v.aws.backlog import DynamoBacklog
@@ -38,7 +38,7 @@ from i2v.steps.check_status import StatusDeps
 from i2v.steps.dispatch import DispatchDeps, Dispatcher
 from i2v.steps.intake import IntakeDeps
 from i2v.steps.store import StoreDeps
-from i2v.video_transfer import copy_video, pinned_session
+from i2v.video_transfer import Readable, copy_video, pinned_session
 
 IDEMPOTENCY_DAYS = 7
 
@@ -85,7 +85,7 @@ def _idempotent_once() -> Callable[[Callable[[dict[str, Any]], dict[str, Any]], 
     config, layer = idempotency()
     holder: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
-    @idempotent_function(data_keyword_argument="payload", persistence_store=layer, config=config,
+    @idempotent_function(data_keyword_argument="payload", persistence_store=layer, config=config,  # type: ignore[untyped-decorator]
                          key_prefix="i2v-submit")
     def submit_once(payload: dict[str, Any]) -> dict[str, Any]:
         return holder["fn"](payload)
@@ -124,7 +124,7 @@ def store_deps() -> StoreDeps:
     policy = UrlPolicy(s.url_policy, s.provider_url)
     session = pinned_session()  # connects only to the addresses the policy checked
 
-    def copy(url: str, upload: Callable[[BinaryIO], None]) -> int:
+    def copy(url: str, upload: Callable[[Readable], None]) -> int:
         return copy_video(url, policy, upload, s.max_video_bytes, session)
 
     waker = Waker(s.wake_queue_url)

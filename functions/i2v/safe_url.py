@@ -17,7 +17,8 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from i2v import constants as c
-from i2v.contracts.errors import JobError
+from i2v.contracts.errors import ErrorCode, JobError
+from i2v.contracts.status import Stage
 from i2v.errors import VideoTransferError
 
 Resolver = Callable[[str], list[str]]
@@ -27,8 +28,8 @@ LOCALHOST_ADDRESSES = ["127.0.0.1", "::1"]  # "localhost" is loopback by definit
 
 
 class UnsafeUrl(JobError):
-    code = "UNSAFE_VIDEO_URL"
-    stage = "store"
+    code = ErrorCode.UNSAFE_VIDEO_URL
+    stage = Stage.STORE
 
 
 def system_resolver(host: str) -> list[str]:

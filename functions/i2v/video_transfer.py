@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from i2v.contracts.errors import JobError
+from i2v.contracts.errors import ErrorCode, JobError
+from i2v.contracts.status import Stage
 from i2v.errors import VideoTransferError
 from i2v.safe_url import UnsafeUrl, UrlPolicy
 
@@ -32,9 +33,15 @@ MAX_ADDRESSES = 3  # checked addresses tried in turn when a connection cannot be
 VIDEO_TYPES = ("video/mp4", "application/octet-stream", "binary/octet-stream", "video/quicktime")
 
 
+class Readable(Protocol):
+    """What an upload reads from: a file-like object (the video stream here, S3's transfer on the other side)."""
+
+    def read(self, size: int = -1) -> bytes: ...
+
+
 class VideoUnavailable(JobError):
-    code = "VIDEO_NOT_FOUND"
-    stage = "store"
+    code = ErrorCode.VIDEO_NOT_FOUND
+    stage = Stage.STORE
 
 
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -65,7 +72,7 @@ class PinnedAdapter(HTTPAdapter):
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: bool | str, cert: str | tuple[str, str] | None = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    ) -> tuple[Any, Any]:
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
         host = str(host_params.get("host") or "")
         if _ip(host) is None:
@@ -73,7 +80,7 @@ class PinnedAdapter(HTTPAdapter):
                 f"refusing to look up {host!r}: video requests go to an address the URL policy checked")
         name = _host_name(str(request.headers.get("Host") or ""))
         if host_params.get("scheme") == "https" and name and _ip(name) is None:
-            pool_kwargs["server_hostname"] = name
+            pool_kwargs["server_hostname"] = name  # type: ignore[typeddict-unknown-key]
         return host_params, pool_kwargs
 
 
@@ -151,11 +158,11 @@ class CappedStream:
             self._checked = True
             if len(data) >= 8 and data[4:8] not in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
                 raise JobError("the provider's video is not an MP4 file (no ISO media box at its start)",
-                               code="VIDEO_INVALID", stage="store")
+                               code=ErrorCode.VIDEO_INVALID, stage=Stage.STORE)
         self.bytes_read += len(data)
         if self.bytes_read > self._max:
             raise JobError(f"the video is larger than the {self._max} byte cap (I2V_MAX_VIDEO_BYTES)",
-                           code="VIDEO_TOO_LARGE", stage="store")
+                           code=ErrorCode.VIDEO_TOO_LARGE, stage=Stage.STORE)
         return data
 
 
@@ -189,7 +196,7 @@ def open_video(url: str, policy: UrlPolicy, session: requests.Session,
         if response.status_code in (403, 404, 410):
             response.close()
             raise VideoUnavailable(f"the provider's video URL answered {response.status_code}: it has expired "
-                                   "or the video is missing", code="VIDEO_URL_EXPIRED"
+                                   "or the video is missing", code=ErrorCode.VIDEO_URL_EXPIRED
                                    if response.status_code in (403, 410) else "VIDEO_NOT_FOUND")
         if response.status_code >= 500 or response.status_code == 429:
             response.close()
@@ -197,17 +204,17 @@ def open_video(url: str, policy: UrlPolicy, session: requests.Session,
         if response.status_code != 200:
             response.close()
             raise VideoUnavailable(f"the video URL answered {response.status_code}; expected 200",
-                                   code="VIDEO_DOWNLOAD_FAILED")
+                                   code=ErrorCode.VIDEO_DOWNLOAD_FAILED)
         content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if content_type and content_type not in VIDEO_TYPES:
             response.close()
             raise VideoUnavailable(f"the video URL serves {content_type!r}; expected video/mp4",
-                                   code="VIDEO_INVALID")
+                                   code=ErrorCode.VIDEO_INVALID)
         return response
-    raise VideoUnavailable(f"the video URL redirected more than {MAX_REDIRECTS} times", code="VIDEO_DOWNLOAD_FAILED")
+    raise VideoUnavailable(f"the video URL redirected more than {MAX_REDIRECTS} times", code=ErrorCode.VIDEO_DOWNLOAD_FAILED)
 
 
-def copy_video(url: str, policy: UrlPolicy, upload: Callable[[CappedStream], None], max_bytes: int,
+def copy_video(url: str, policy: UrlPolicy, upload: Callable[[Readable], None], max_bytes: int,
                session: requests.Session | None = None) -> int:
     """Stream the video into ``upload`` (an S3 write); returns the number of bytes copied."""
     session = session or pinned_session()
@@ -216,7 +223,7 @@ def copy_video(url: str, policy: UrlPolicy, upload: Callable[[CappedStream], Non
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             raise JobError(f"the video is {int(declared)} bytes, over the {max_bytes} byte cap "
-                           "(I2V_MAX_VIDEO_BYTES)", code="VIDEO_TOO_LARGE", stage="store")
+                           "(I2V_MAX_VIDEO_BYTES)", code=ErrorCode.VIDEO_TOO_LARGE, stage=Stage.STORE)
         stream = CappedStream(response, max_bytes, int(declared) if declared and declared.isdigit() else None)
         upload(stream)
         return stream.bytes_read

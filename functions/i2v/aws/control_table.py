@@ -16,6 +16,7 @@ from i2v.backoff import backoff
 from i2v.capacity import Lease
 
 MAX_UNPROCESSED_TRIES = 8
+_RNG = random.Random()
 
 
 class DynamoLeaseStore:
@@ -37,7 +38,7 @@ class DynamoLeaseStore:
                 if tries:  # DynamoDB left some keys unread (throttling): back off before asking again
                     if tries >= MAX_UNPROCESSED_TRIES:
                         raise RuntimeError(f"DynamoDB left keys of {self.table} unprocessed {tries} times")
-                    self.sleep(backoff(tries, base=0.05, cap=2.0, rng=random))
+                    self.sleep(backoff(tries, base=0.05, cap=2.0, rng=_RNG))
                 reply = self.ddb.batch_get_item(RequestItems=request)
                 for row in reply["Responses"].get(self.table, []):
                     name = row[c.CONTROL_TABLE_KEY]["S"]

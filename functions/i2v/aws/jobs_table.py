@@ -24,7 +24,8 @@ _DESERIALIZER = TypeDeserializer()
 
 def to_attribute(value: Any) -> dict[str, Any]:
     """A JSON-like value as a DynamoDB attribute (numbers as Decimal)."""
-    return _SERIALIZER.serialize(json.loads(json.dumps(value), parse_float=Decimal))
+    serialized: dict[str, Any] = _SERIALIZER.serialize(json.loads(json.dumps(value), parse_float=Decimal))
+    return serialized
 
 
 def from_dynamo(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from i2v.aws.clients import client
 from i2v.notification import message_attributes
@@ -13,11 +14,11 @@ class Notifier:
         self.topic_arn = topic_arn
         self.sns = client("sns")
 
-    def publish(self, notification: dict) -> str:
+    def publish(self, notification: dict[str, Any]) -> str:
         reply = self.sns.publish(
             TopicArn=self.topic_arn,
             Subject=f"i2v job {notification['status'].lower()}"[:100],
             Message=json.dumps(notification, ensure_ascii=False),
             MessageAttributes=message_attributes(notification),
         )
-        return reply["MessageId"]
+        return str(reply["MessageId"])

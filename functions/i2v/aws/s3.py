@@ -7,7 +7,7 @@ bucket keeps no versions: a job never reads bytes that were uploaded after it wa
 from __future__ import annotations
 
 import json
-from typing import Any, BinaryIO
+from typing import Any
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
@@ -16,12 +16,13 @@ from i2v.aws.clients import client
 from i2v.contracts.errors import ObjectChanged
 from i2v.contracts.job import Pin
 from i2v.jobs.build import ObjectHead
+from i2v.video_transfer import Readable
 
 # Flat memory while streaming a video whatever its size: parts of 8 MiB, two in flight, and at most
 # two parts buffered (s3transfer's default of 10 let the peak grow with the size; see make bench).
 STREAM_TRANSFER = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024,
                                  max_concurrency=2, max_io_queue=2, use_threads=True)
-STREAM_TRANSFER.max_in_memory_upload_chunks = 2  # type: ignore[attr-defined]
+STREAM_TRANSFER.max_in_memory_upload_chunks = 2
 
 
 def _code(exc: ClientError) -> str:
@@ -98,7 +99,7 @@ class S3Bucket:
         self.s3.put_object(Bucket=self.bucket, Key=key, ContentType="application/json",
                            Body=json.dumps(document, ensure_ascii=False, indent=2).encode())
 
-    def upload_stream(self, key: str, stream: BinaryIO, content_type: str = "video/mp4") -> None:
+    def upload_stream(self, key: str, stream: Readable, content_type: str = "video/mp4") -> None:
         """Stream into the key; the object appears only when complete (multipart aborted on error)."""
         self.s3.upload_fileobj(stream, self.bucket, key, ExtraArgs={"ContentType": content_type},
                                Config=STREAM_TRANSFER)

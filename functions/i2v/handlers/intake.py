@@ -36,8 +36,8 @@ def uploads(record: SQSRecord) -> list[Upload]:
         return []
     if not isinstance(body.get("Records"), list):
         raise ValueError("message body has no Records list; expected an S3 event notification")
-    attribute = (record.message_attributes.get(REDRIVE_ATTRIBUTE) or {}) if record.message_attributes else {}
-    redrive = int(attribute.get("stringValue") or 0)
+    attribute = record.message_attributes.get(REDRIVE_ATTRIBUTE) if record.message_attributes else None
+    redrive = int(attribute.string_value or 0) if attribute else 0
     out = []
     for s3_record in S3Event(body).records:
         obj = s3_record.s3.get_object

@@ -22,7 +22,7 @@ class SubmitRequest:
     duration: int | None = None
     guidance_scale: float | None = None
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         """Fields a job does not set are left out, not sent as null."""
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
@@ -66,7 +66,7 @@ def _number(value: Any) -> float | None:
     return number if number >= 0 else None
 
 
-def parse_task_result(doc: dict, task_id: str) -> TaskResult:
+def parse_task_result(doc: dict[str, Any], task_id: str) -> TaskResult:
     """Tolerant parse: extra fields ignored, hints optional, unknown statuses kept as UNKNOWN."""
     task = doc.get("task") or {}
     videos = []

@@ -37,7 +37,6 @@ from i2v.provider.models import SubmitRequest
 from i2v.settings import DispatchSettings
 from i2v.steps.reject import reject
 
-
 CLAIM_MARGIN_SECONDS = 30.0
 
 

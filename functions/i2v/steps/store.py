@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 from i2v import constants as c
 from i2v.clock import Clock, iso, system_clock
@@ -14,12 +14,13 @@ from i2v.contracts.state import WorkflowState
 from i2v.contracts.status import JobStatus, PollState, Stage
 from i2v.notification import FAILED, SUCCEEDED, build_notification
 from i2v.observability import count_by, logger, metrics
+from i2v.video_transfer import Readable
 
 
 class Outputs(Protocol):
     bucket: str
 
-    def upload_stream(self, key: str, stream: BinaryIO, content_type: str = ...) -> None: ...
+    def upload_stream(self, key: str, stream: Readable, content_type: str = ...) -> None: ...
 
     def put_json(self, key: str, document: dict[str, Any]) -> None: ...
 
@@ -44,7 +45,7 @@ class StoreDeps:
     notifier: Publisher
     jobs: OutcomeRecords
     release_slot: Callable[[str], bool]
-    copy_video: Callable[[str, Callable[[BinaryIO], None]], int]  # (url, upload) -> bytes copied
+    copy_video: Callable[[str, Callable[[Readable], None]], int]  # (url, upload) -> bytes copied
     wake_dispatcher: Callable[[], None] = lambda: None
     download_url_ttl: int = c.DEFAULT_DOWNLOAD_URL_TTL
     clock: Clock = system_clock
