@@ -29,15 +29,18 @@ class _Batch:
 
 def uploads(record: SQSRecord) -> list[Upload]:
     """The uploads in one SQS message: S3's event (Powertools' data class), or nothing for S3's test event."""
-    body = json.loads(record.body)
+    try:
+        body = json.loads(record.body)
+    except (TypeError, ValueError, RecursionError):
+        raise ValueError("message body is not JSON; expected an S3 event notification") from None
     if not isinstance(body, dict):
         raise ValueError("message body is not a JSON object; expected an S3 event notification")
     if body.get("Event") == "s3:TestEvent":
         return []
     if not isinstance(body.get("Records"), list):
         raise ValueError("message body has no Records list; expected an S3 event notification")
-    attribute = record.message_attributes.get(REDRIVE_ATTRIBUTE) if record.message_attributes else None
-    redrive = int(attribute.string_value or 0) if attribute else 0
+    attributes = record.message_attributes
+    redrive = int(attributes[REDRIVE_ATTRIBUTE].string_value or 0) if REDRIVE_ATTRIBUTE in attributes else 0
     out = []
     for s3_record in S3Event(body).records:
         obj = s3_record.s3.get_object
