@@ -39,8 +39,8 @@ def uploads(record: SQSRecord) -> list[Upload]:
         return []
     if not isinstance(body.get("Records"), list):
         raise ValueError("message body has no Records list; expected an S3 event notification")
-    attributes = record.message_attributes
-    redrive = int(attributes[REDRIVE_ATTRIBUTE].string_value or 0) if REDRIVE_ATTRIBUTE in attributes else 0
+    attribute = record.message_attributes[REDRIVE_ATTRIBUTE] if REDRIVE_ATTRIBUTE in record.message_attributes else None
+    redrive = int(attribute.string_value or 0) if attribute is not None else 0
     out = []
     for s3_record in S3Event(body).records:
         obj = s3_record.s3.get_object
