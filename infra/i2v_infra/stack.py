@@ -87,8 +87,9 @@ class PipelineStack(cdk.Stack):
                             log_retention=retention, removal_policy=removal)
         self._grant(functions, storage, queue, tables, api_key, notifications, workflow)
 
-        monitoring = Monitoring(self, "Monitoring", queue=queue.queue, dead_letters=queue.dead_letters,
-                                state_machine=workflow.state_machine, functions=functions.all,
+        monitoring = Monitoring(self, "Monitoring", uploads=queue.queue, dead_letters=queue.dead_letters,
+                                wake=queue.wake, state_machine=workflow.state_machine, functions=functions.all,
+                                tables=tables.by_name,
                                 provider_log_groups={name: functions.log_groups[name]
                                                      for name in (c.FN_DISPATCH, c.FN_STATUS)},
                                 alarm_email=config.alarm_email,

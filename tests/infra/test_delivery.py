@@ -166,7 +166,7 @@ def test_the_walk_fails_on_a_topic_that_allows_no_publisher(default_synth: Synth
     import copy
 
     cfn = copy.deepcopy(default_synth.cfn)
-    topic = default_synth.logical("Monitoring", "AlarmTopic")
+    topic = default_synth.logical("Monitoring", "AlarmTopic", "Topic")
     for policy in cfn["Resources"].values():
         if policy["Type"] == "AWS::SNS::TopicPolicy" and {"Ref": topic} in policy["Properties"]["Topics"]:
             statements = policy["Properties"]["PolicyDocument"]["Statement"]
@@ -179,7 +179,7 @@ def test_the_walk_fails_on_a_key_cloudwatch_may_not_use(default_synth: Synth) ->
     import copy
 
     cfn = copy.deepcopy(default_synth.cfn)
-    key = default_synth.logical("Monitoring", "AlarmTopicKey")
+    key = default_synth.logical("Monitoring", "AlarmTopic", "Key")
     statements = cfn["Resources"][key]["Properties"]["KeyPolicy"]["Statement"]
     statements[:] = [s for s in statements if "cloudwatch" not in str(s.get("Principal"))]
     problems = [why for _, whys in deliveries(Template(cfn)) for why in whys]
@@ -189,7 +189,7 @@ def test_the_walk_fails_on_a_key_cloudwatch_may_not_use(default_synth: Synth) ->
 def test_an_alarm_of_another_account_or_name_may_not_publish(default_synth: Synth) -> None:
     """The CloudWatch statements are scoped: confused-deputy requests are refused."""
     t = Template(default_synth.cfn)
-    topic = default_synth.logical("Monitoring", "AlarmTopic")
+    topic = default_synth.logical("Monitoring", "AlarmTopic", "Topic")
     cloudwatch = Caller(service="cloudwatch.amazonaws.com")
     foreign = {"aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:999999999999:alarm:{default_synth.stack.stack_name}-X",
                "aws:SourceAccount": "999999999999"}
