@@ -23,6 +23,7 @@ EXPECTED_FAILURE_CODES = {"TASK_FAILED", "VIDEO_NOT_FOUND", "VIDEO_DOWNLOAD_FAIL
                           "SUBMIT_OUTCOME_UNKNOWN"}
 FULL = {"uploads": 300, "duplicate_delivery": 1.0, "p_submit_429": 0.2, "p_submit_5xx": 0.1, "p_result_5xx": 0.1,
         "p_task_failed": 0.05, "p_video_404": 0.05, "max_in_flight": 10}
+BURST = {"uploads": 60, "max_in_flight": 3}  # 20x the cap
 
 
 @dataclass
@@ -106,11 +107,75 @@ def run_soak(uploads: int = 40, duplicate_delivery: float = 1.0, p_submit_429: f
     ).check()
 
 
+@dataclass
+class BurstReport:
+    """A burst far above the in-flight cap, no faults: every upload once, in upload order, at the cap."""
+
+    uploads: int
+    in_flight_cap: int
+    notifications: int
+    succeeded: int
+    provider_tasks_created: int
+    peak_in_flight: int
+    out_of_order_starts: int  # jobs that started before an earlier upload
+    mean_in_flight_while_waiting: float
+    wall_seconds: float
+    passed: bool = False
+
+    def check(self) -> BurstReport:
+        self.passed = (self.notifications == self.uploads == self.succeeded == self.provider_tasks_created
+                       and self.peak_in_flight <= self.in_flight_cap and self.out_of_order_starts == 0)
+        return self
+
+
+def run_burst(uploads: int = 40, max_in_flight: int = 3, speed: float = 60.0, seed: int = 5,
+              timeout: float = 600.0, progress=None) -> BurstReport:
+    """Upload ``uploads`` images at once against a small cap; check counts, order and how busy the provider is."""
+    from i2v.aws.jobs_table import JobsTable
+    from i2v.contracts.status import JobStatus
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as out, LocalRun(RunOptions(
+            out_dir=Path(out), speed=speed, max_in_flight=max_in_flight, sim_overrides={"seed": seed},
+            cloud_overrides={"seed": seed})) as run:
+        cloud, sim = run.cloud, run.simulator
+        s3 = cloud.client("s3")
+        keys = [f"uploads/burst/item-{i:04d}.jpg" for i in range(uploads)]
+        for i, key in enumerate(keys):
+            s3.put_object(Bucket=cloud.config.bucket, Key=key, Body=_image(i))
+        jobs = JobsTable(cloud.tables["jobs"], cloud.client("dynamodb"))
+        seen: list[dict] = []
+        samples: list[int] = []
+        end = time.monotonic() + timeout
+        while len(seen) < uploads and time.monotonic() < end:
+            seen.extend(cloud.drain_notifications(wait_seconds=0))
+            statuses = [row.get("status") for row in jobs.scan()]
+            if len(statuses) == uploads and JobStatus.QUEUED in statuses:
+                samples.append(sim.stats()["in_flight_now"])
+            if progress:
+                progress(len(seen), uploads, sim.stats()["in_flight_now"])
+            time.sleep(0.2)
+        stats = sim.stats()
+        rows = jobs.scan()
+    by_upload = sorted(rows, key=lambda r: (r.get("uploaded_at") or "", r["job_id"]))
+    starts = [r.get("submitted_at") or "~" for r in by_upload]
+    out_of_order = sum(1 for i in range(1, len(starts)) if starts[i] < max(starts[:i]))
+    return BurstReport(
+        uploads=uploads, in_flight_cap=max_in_flight, notifications=len(seen),
+        succeeded=sum(1 for m in seen if m["notification"]["status"] == "SUCCEEDED"),
+        provider_tasks_created=stats["tasks_created"], peak_in_flight=stats["peak_in_flight"],
+        out_of_order_starts=out_of_order,
+        mean_in_flight_while_waiting=round(sum(samples) / len(samples), 2) if samples else 0.0,
+        wall_seconds=round(time.monotonic() - started, 1),
+    ).check()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=FULL["uploads"])
     parser.add_argument("--speed", type=float, default=60.0)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--burst", type=int, default=BURST["uploads"], help="uploads of the burst run (0: skip)")
     args = parser.parse_args(argv)
 
     def progress(done: int, total: int, in_flight: int) -> None:
@@ -132,7 +197,22 @@ def main(argv: list[str] | None = None) -> int:
                 ("wall time", f"{report.wall_seconds} s"), ("result", "PASS" if report.passed else "FAIL")]
         for name, value in rows:
             print(f"{name:28s} {value}")
-    return 0 if report.passed else 1
+    if not args.burst:
+        return 0 if report.passed else 1
+    burst = run_burst(uploads=args.burst, max_in_flight=BURST["max_in_flight"], speed=args.speed, progress=progress)
+    print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(asdict(burst), indent=2))
+    else:
+        print(f"\nburst: {burst.uploads} uploads at once, cap {burst.in_flight_cap} ({burst.uploads // burst.in_flight_cap}x)")
+        for name, value in [("notifications / succeeded", f"{burst.notifications} / {burst.succeeded}"),
+                            ("provider tasks created", burst.provider_tasks_created),
+                            ("peak in flight / cap", f"{burst.peak_in_flight} / {burst.in_flight_cap}"),
+                            ("started out of upload order", burst.out_of_order_starts),
+                            ("mean in flight while waiting", burst.mean_in_flight_while_waiting),
+                            ("wall time", f"{burst.wall_seconds} s"), ("result", "PASS" if burst.passed else "FAIL")]:
+            print(f"{name:28s} {value}")
+    return 0 if report.passed and burst.passed else 1
 
 
 if __name__ == "__main__":
