@@ -40,7 +40,14 @@ class Provisioned:
     state_machine_arn: str = ""
 
 
-def _table(ddb: Any, spec: TableSpec) -> None:
+def create_tables(ddb: Any) -> dict[str, str]:
+    """Every table of the description; returns their names by key."""
+    for spec in TABLES.values():
+        create_table(ddb, spec)
+    return {name: spec.local_name for name, spec in TABLES.items()}
+
+
+def create_table(ddb: Any, spec: TableSpec) -> None:
     attributes = {spec.partition_key}
     for index in spec.indexes:
         attributes |= {index.partition_key, index.sort_key}
@@ -88,9 +95,7 @@ def provision(clients: Any, lambdas: InProcessLambdas, *, bucket: str, uploads_p
     made.inbox_url = sqs.create_queue(QueueName=INBOX)["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=made.inbox_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=made.topic_arn, Protocol="sqs", Endpoint=inbox_arn)
-    for name, spec in TABLES.items():
-        _table(ddb, spec)
-        made.tables[name] = spec.local_name
+    made.tables = create_tables(ddb)
     role = clients("iam").create_role(RoleName="i2v-local", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                 "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]

@@ -1,0 +1,304 @@
+"""One contract suite, run against the in-memory adapters (i2v_local.memory) and the real ones
+(i2v.aws, on moto's in-process AWS): same answers, same conditional rules, and the same number of
+AWS requests, so simulations and unit tests built on the fakes say true things about the real code."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from botocore.client import BaseClient
+from moto import mock_aws
+
+from i2v import runtime
+from i2v.aws.backlog import DynamoBacklog
+from i2v.aws.control_table import DynamoLeaseStore
+from i2v.aws.jobs_table import JobsTable
+from i2v.aws.s3 import S3Bucket
+from i2v.aws.waker import Waker
+from i2v.aws.workflow import Workflow
+from i2v.capacity import Capacity
+from i2v.contracts.errors import ObjectChanged
+from i2v.contracts.job import Pin
+from i2v.contracts.status import JobStatus, Priority
+from i2v_local import memory
+from i2v_local.provision import create_tables
+
+REGION = "us-east-1"
+ASL = '{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}'
+
+
+@dataclass
+class Adapters:
+    kind: str
+    bucket: Any
+    jobs: Any
+    backlog: Any
+    leases: Any
+    workflow: Any
+    waker: Any
+    counts: Counter[str]
+
+    def put(self, key: str, data: bytes, versioned: bool = True) -> str | None:
+        if self.kind == "memory":
+            self.bucket.versioned = versioned
+            return self.bucket.put(key, data)
+        s3 = boto3.client("s3", region_name=REGION)
+        if not versioned:
+            s3.put_bucket_versioning(Bucket="media", VersioningConfiguration={"Status": "Suspended"})
+        reply = s3.put_object(Bucket="media", Key=key, Body=data)
+        version = reply.get("VersionId")
+        return None if version in (None, "null") else version
+
+
+class _Requests:
+    """Counts the AWS requests botocore makes (every client, every session)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.paused = False
+
+    def __enter__(self) -> _Requests:
+        self._original = original = BaseClient._make_api_call
+        counter = self
+
+        def _make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            if not counter.paused:
+                counter.counts[f"{client.meta.service_model.service_name}.{operation}"] += 1
+            return original(client, operation, params)
+
+        BaseClient._make_api_call = _make_api_call
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        BaseClient._make_api_call = self._original
+
+
+@pytest.fixture(params=["memory", "aws"])
+def adapters(request, monkeypatch) -> Iterator[Adapters]:
+    if request.param == "memory":
+        meter = memory.Meter()
+        jobs = memory.MemoryJobs(meter)
+        yield Adapters("memory", memory.MemoryBucket("media", meter), jobs, memory.MemoryBacklog(jobs),
+                       memory.MeteredLeaseStore(meter), memory.MemoryWorkflow(meter), memory.MemoryWaker(meter),
+                       meter.counts)
+        return
+    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": REGION,
+                        "AWS_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    runtime.reset()
+    with mock_aws(), _Requests() as requests:
+        requests.paused = True
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="media")
+        s3.put_bucket_versioning(Bucket="media", VersioningConfiguration={"Status": "Enabled"})
+        tables = create_tables(boto3.client("dynamodb", region_name=REGION))
+        queue = boto3.client("sqs", region_name=REGION).create_queue(QueueName="wake")["QueueUrl"]
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        machine = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+            name="m", definition=ASL, roleArn=role)["stateMachineArn"]
+        requests.paused = False
+        yield Adapters("aws", S3Bucket("media"), JobsTable(tables["jobs"]),
+                       DynamoBacklog(tables["jobs"], tables["control"]), DynamoLeaseStore(tables["control"]),
+                       Workflow(machine), Waker(queue), requests.counts)
+    runtime.reset()
+
+
+def test_jobs_conditions(adapters):
+    jobs = adapters.jobs
+    assert jobs.create("j1", source={"key": "k"}) is True
+    assert jobs.create("j1") is False
+    assert jobs.transition("j1", JobStatus.QUEUED, JobStatus.SUBMITTING) is False
+    assert jobs.transition("j1", JobStatus.RECEIVED, JobStatus.QUEUED, note="x") is True
+    assert jobs.get("j1")["status"] == "QUEUED" and jobs.get("j1")["note"] == "x"
+    assert jobs.mark_submit_started("j1", "t") is True and jobs.mark_submit_started("j1", "t") is False
+    jobs.clear_submit_started("j1")
+    assert jobs.mark_submit_started("j1", "t") is True
+    assert jobs.claim_notification("j1", "t") is True and jobs.claim_notification("j1", "t") is False
+    jobs.unclaim_notification("j1")
+    assert jobs.claim_notification("j1", "t") is True
+    assert jobs.dead_letter("j1", dead_letter_reason="r") is False  # it got further than RECEIVED
+    assert jobs.dead_letter("j2", dead_letter_reason="r") is True
+    assert jobs.get("j2")["status"] == "DEAD_LETTER"
+    assert jobs.get("nope") is None
+    jobs.update("j1", timings={"a": 1.5, "b": None}, size_bytes=10)
+    assert jobs.get("j1")["timings"] == {"a": 1.5, "b": None} and jobs.get("j1")["size_bytes"] == 10
+
+
+def _park(adapters: Adapters, job_id: str, order: str, lane: Priority = Priority.NORMAL) -> bool:
+    adapters.jobs.create(job_id)
+    return adapters.backlog.park(job_id, lane, order, {"uploaded_at": order.split("#")[0]})
+
+
+def test_backlog_order_claims_and_size(adapters):
+    backlog = adapters.backlog
+    assert _park(adapters, "b", "2026-01-01T00:00:02.000Z#b")
+    assert _park(adapters, "a", "2026-01-01T00:00:01.000Z#a")
+    assert _park(adapters, "h", "2026-01-01T00:00:09.000Z#h", Priority.HIGH)
+    assert backlog.park("a", Priority.NORMAL, "x", {}) is False  # no longer RECEIVED: a duplicate
+    assert [w.job_id for w in backlog.head(10)] == ["h", "a", "b"]
+    assert [w.job_id for w in backlog.head(1)] == ["h", "a"]  # up to `limit` per lane
+    assert backlog.size() == 3
+    record = backlog.claim("a", until=100.0, now=0.0)
+    assert record["status"] == "SUBMITTING" and record["uploaded_at"] == "2026-01-01T00:00:01.000Z"
+    assert backlog.claim("a", until=100.0, now=50.0) is None  # a live claim
+    assert backlog.claim("a", until=300.0, now=150.0) is not None  # an expired one is taken over
+    backlog.unclaim("a", not_before=500.0, attempts=2)
+    assert backlog.claim("a", until=600.0, now=400.0) is None  # not before 500
+    head = {w.job_id: w for w in backlog.head(10)}
+    assert head["a"].status == JobStatus.QUEUED and head["a"].not_before == 500.0
+    assert backlog.claim("a", until=600.0, now=500.0)["attempts"] == 2
+    assert backlog.leave("a") is True and backlog.leave("a") is False
+    assert backlog.claim("a", until=900.0, now=800.0) is None  # off the backlog
+    assert backlog.size() == 2 and [w.job_id for w in backlog.head(10)] == ["h", "b"]
+
+
+def test_leases(adapters):
+    leases = adapters.leases
+    assert leases.read(["slot#0", "slot#1"]) == {}
+    assert leases.try_take("slot#0", "j1", until=100.0, now=0.0) is True
+    assert leases.try_take("slot#0", "j2", until=100.0, now=50.0) is False
+    assert leases.try_take("slot#0", "j2", until=200.0, now=150.0) is True  # expired
+    assert leases.give_back("slot#0", "j1") is False and leases.give_back("slot#0", "j2") is True
+    assert leases.read(["slot#0"])["slot#0"].holder is None
+
+
+class Interleaved:
+    """A lease store through which, between one taker's read and its writes, other takers run in full:
+    the interleaving real concurrency can produce, made deterministic (moto itself does not make
+    conditional writes atomic across threads, DynamoDB does; the rule under test is the condition)."""
+
+    def __init__(self, store: Any, others: list[Any]) -> None:
+        self.store, self.others = store, others
+
+    def read(self, items: list[str]) -> Any:
+        seen = self.store.read(items)
+        while self.others:
+            self.others.pop(0)()
+        return seen
+
+    def try_take(self, *args: Any) -> bool:
+        return bool(self.store.try_take(*args))
+
+    def give_back(self, *args: Any) -> bool:
+        return bool(self.store.give_back(*args))
+
+
+def test_concurrent_takers_never_pass_the_cap(adapters):
+    from i2v.errors import AtCapacity
+
+    taken: list[str] = []
+
+    def taker(i: int, store: Any) -> Any:
+        def take() -> None:
+            try:
+                Capacity(store, 3, 100, 60.0).acquire(f"job-{i}", lease_seconds=600)
+                taken.append(f"job-{i}")
+            except AtCapacity:
+                pass
+        return take
+
+    # taker 0 reads, then takers 1..5 each read-and-write in full, then taker 0 writes what it read as free
+    first = Interleaved(adapters.leases, [taker(i, adapters.leases) for i in range(1, 6)])
+    taker(0, first)()
+    assert len(taken) == 3 == Capacity(adapters.leases, 3, 100, 60.0).in_flight()
+
+
+def test_threads_taking_capacity_at_once_on_the_in_memory_store():
+    """Real threads against the fake (the simulations' store); moto cannot take this test, see above."""
+    capacity = Capacity(memory.MeteredLeaseStore(), 3, 100, 60.0)
+    taken: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def take(i: int) -> None:
+        barrier.wait()
+        try:
+            capacity.acquire(f"job-{i}", lease_seconds=600)
+            with lock:
+                taken.append(f"job-{i}")
+        except Exception:  # AtCapacity
+            pass
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(taken) <= 3
+
+
+def test_bucket_pins(adapters):
+    bucket = adapters.bucket
+    first = adapters.put("uploads/a.png", b"first-bytes")
+    second = adapters.put("uploads/a.png", b"second")
+    assert bucket.read_all("uploads/a.png", 100, Pin(version_id=first)) == b"first-bytes"
+    assert bucket.read_range("uploads/a.png", 0, 4, Pin(version_id=second)) == b"secon"
+    assert bucket.head("uploads/a.png", Pin(version_id=first)).size == 11
+    assert bucket.head("uploads/missing.png") is None
+    adapters.put("uploads/empty.json", b"")
+    assert bucket.read_all("uploads/empty.json", 100) == b""
+    assert bucket.read_range("uploads/a.png", 100, 200) == b""
+    etag = bucket.head("uploads/b.png") or None
+    assert etag is None
+    adapters.put("uploads/b.png", b"one", versioned=False)
+    pin = bucket.head("uploads/b.png").pin
+    adapters.put("uploads/b.png", b"two", versioned=False)
+    with pytest.raises(ObjectChanged):
+        bucket.read_all("uploads/b.png", 10, Pin(etag=pin.etag if pin.etag else bucket.head("uploads/b.png").etag + "x"))
+
+
+def test_workflow_and_wake(adapters):
+    assert adapters.workflow.start("job-1", {"a": 1}) is True
+    # A second start by the same name starts nothing: AWS answers a running execution's start with
+    # that execution (True), an ended one with ExecutionAlreadyExists (False).
+    adapters.workflow.start("job-1", {"a": 1})
+    if adapters.kind == "aws":
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        assert len(sfn.list_executions(stateMachineArn=adapters.workflow.arn)["executions"]) == 1
+    else:
+        assert list(adapters.workflow.executions) == ["job-1"]
+    adapters.waker.wake()
+    adapters.waker.wake_later(30)
+
+
+def _scripted(adapters: Adapters) -> Counter[str]:
+    """The same sequence of calls on either kind; returns the AWS requests it made."""
+    before = Counter(adapters.counts)
+    version = adapters.put("uploads/c.png", b"\x89PNG" + b"0" * 100)
+    after_put = Counter(adapters.counts)
+    adapters.bucket.head("uploads/c.png", Pin(version_id=version))
+    adapters.bucket.read_range("uploads/c.png", 0, 63, Pin(version_id=version))
+    adapters.bucket.head("uploads/_defaults.json")
+    _park(adapters, "r1", "2026-01-01T00:00:00.000Z#r1")
+    adapters.backlog.head(5)
+    adapters.backlog.claim("r1", until=10.0, now=0.0)
+    adapters.jobs.mark_submit_started("r1", "t")
+    adapters.jobs.transition("r1", JobStatus.SUBMITTING, JobStatus.GENERATING)
+    adapters.backlog.leave("r1")
+    adapters.backlog.size()
+    Capacity(adapters.leases, 10, 20, 60.0).acquire("r1", 100.0)
+    Capacity(adapters.leases, 10, 20, 60.0).release("r1")
+    adapters.workflow.start("job-r1", {})
+    adapters.waker.wake()
+    adapters.jobs.update("r1", status="SUCCEEDED")
+    adapters.jobs.get("r1")
+    made = Counter(adapters.counts)
+    made.subtract(before)
+    made.subtract(after_put - before)  # the scene's own upload is not the adapters' doing
+    return +made
+
+
+def test_the_fakes_count_the_requests_the_real_adapters_make(adapters):
+    made = _scripted(adapters)
+    expected = {"s3.HeadObject": 2, "s3.GetObject": 1, "dynamodb.UpdateItem": 8, "dynamodb.TransactWriteItems": 2,
+                "dynamodb.Query": 3, "dynamodb.GetItem": 2, "dynamodb.BatchGetItem": 2,
+                "stepfunctions.StartExecution": 1, "sqs.SendMessage": 1}
+    assert dict(made) == expected, (adapters.kind, dict(made))
