@@ -12,15 +12,37 @@ import json
 from typing import Any
 
 import aws_cdk as cdk
-from constructs import IConstruct
+from constructs import Construct, IConstruct
 
 PACK = "AwsSolutions"
 
 
 def acknowledge(scope: IConstruct, rule: str, reason: str, *, finding: str | None = None) -> None:
-    """Acknowledges ``AwsSolutions-<rule>`` (or one ``[finding]`` of it) on ``scope`` and below."""
+    """Acknowledges ``AwsSolutions-<rule>`` (or one ``[finding]`` of it) on exactly the CloudFormation
+    resource of ``scope`` (``scope`` itself or its default child), never on the constructs below it: an
+    acknowledgement on a function would otherwise also cover its event source mapping, one on a queue its
+    queue policy."""
     rule_id = f"{PACK}-{rule}" + (f"[{finding}]" if finding else "")
-    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+    cdk.Validations.of(_resource(scope)).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+
+
+def acknowledge_grant(principal: object, reason: str, *, finding: str) -> None:
+    """Acknowledges one IAM5 wildcard in the default policy of a role (where cdk-nag finds it)."""
+    if not isinstance(principal, Construct):
+        return  # an imported principal: its policy is not part of this stack
+    policy = principal.node.try_find_child("DefaultPolicy")
+    if policy is None:
+        raise ValueError(f"{principal.node.path} has no default policy yet; grant before acknowledging")
+    acknowledge(policy, "IAM5", reason, finding=finding)
+
+
+def _resource(scope: IConstruct) -> cdk.CfnResource:
+    if isinstance(scope, cdk.CfnResource):
+        return scope
+    child = scope.node.default_child
+    if isinstance(child, cdk.CfnResource):
+        return child
+    raise TypeError(f"{scope.node.path} has no CloudFormation resource of its own to acknowledge a finding on")
 
 
 def wildcard_resource(scope: IConstruct, arn: str) -> str:

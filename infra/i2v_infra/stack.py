@@ -143,25 +143,39 @@ class PipelineStack(cdk.Stack):
     @staticmethod
     def _grant(functions: PipelineFunctions, storage: Storage, queue: JobQueue, tables: Tables,
                api_key: ApiKeySecret, notifications: Notifications, workflow: Workflow) -> None:
-        """Each function gets exactly what its step does."""
-        # intake: read the upload, park it (jobs + the backlog counter), start the failure report of a bad one.
-        storage.grant_read_uploads(functions.intake)
-        tables.grant_read_write(functions.intake, tables.jobs, tables.control)
-        workflow.grant_start(functions.intake)
-        queue.grant_wake(functions.intake)
-        # dispatch: claim from the backlog, take capacity, submit once (secret, idempotency), presign the
-        # validated image version, start the workflow (or see that it ended), wake itself later.
-        storage.grant_read_uploads(functions.dispatch)
-        tables.grant_read_write(functions.dispatch, tables.jobs, tables.control, tables.idempotency)
-        api_key.grant_read(functions.dispatch)
-        workflow.grant_start(functions.dispatch)
-        workflow.grant_describe_executions(functions.dispatch)
-        queue.grant_wake(functions.dispatch)
+        """Each function gets exactly the calls its step makes (tests/infra/test_least_privilege.py lists
+        them per adapter). TransactWriteItems has no IAM action of its own: each Update inside it needs
+        dynamodb:UpdateItem on its table."""
+        jobs, control, idempotency = tables.jobs, tables.control, tables.idempotency
+        # intake: read the upload, create the job record, park it (jobs + the backlog counter, one
+        # transaction), start the failure report of a bad one, wake the dispatcher.
+        intake = functions.intake
+        storage.grant_read_uploads(intake)
+        tables.grant(intake, jobs, "GetItem", "UpdateItem")
+        tables.grant(intake, control, "UpdateItem")
+        workflow.grant_start(intake)
+        queue.grant_wake(intake)
+        # dispatch: read the backlog's index, claim and release jobs, take capacity (leases), submit once
+        # (Powertools idempotency records, the API key), presign the validated image version, start the
+        # workflow or see that it runs, wake itself later.
+        dispatch = functions.dispatch
+        storage.grant_read_uploads(dispatch)
+        tables.grant(dispatch, jobs, "Query", index=c.BACKLOG_INDEX)
+        tables.grant(dispatch, jobs, "UpdateItem")
+        tables.grant(dispatch, control, "BatchGetItem", "GetItem", "UpdateItem")
+        tables.grant(dispatch, idempotency, "GetItem", "PutItem", "UpdateItem", "DeleteItem")
+        api_key.grant_read(dispatch)
+        workflow.grant_start(dispatch)
+        workflow.grant_describe_executions(dispatch)
+        queue.grant_wake(dispatch)
         # status: ask the provider, record progress.
         api_key.grant_read(functions.status)
-        tables.grant_read_write(functions.status, tables.jobs)
-        # store: write the video and manifest, give back the slot and wake the dispatcher, notify.
-        storage.grant_write_outputs(functions.store)
-        tables.grant_read_write(functions.store, tables.jobs, tables.control)
-        queue.grant_wake(functions.store)
-        notifications.grant_publish(functions.store)
+        tables.grant(functions.status, jobs, "UpdateItem")
+        # store: write the video and manifest, record the end and claim the one notification, give back
+        # the slot (read the leases, release its own), wake the dispatcher, notify.
+        store = functions.store
+        storage.grant_write_outputs(store)
+        tables.grant(store, jobs, "UpdateItem")
+        tables.grant(store, control, "BatchGetItem", "UpdateItem")
+        queue.grant_wake(store)
+        notifications.grant_publish(store)

@@ -14,14 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # infra_synth: the Synth type the tests import
 
-from infra_synth import Synth, synthesize  # noqa: E402
-
-EXISTING = {
-    "bucketName": "existing-i2v-bucket",
-    "apiKeySecretName": "prod/highway-api-key",
-    "alarmEmail": "ops@example.com",
-    "notificationEmail": "team@example.com",
-}
+from infra_synth import EXISTING, Synth, synthesize  # noqa: E402
 
 
 @pytest.fixture(scope="session")

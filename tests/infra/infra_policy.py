@@ -100,6 +100,8 @@ class Template:
             return f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:{props.get('StateMachineName', name)}"
         if kind == "AWS::CloudWatch::Alarm":
             return str(props.get("AlarmName", name))
+        if kind == "AWS::SecretsManager::Secret":  # a secret's Ref is its ARN
+            return self._get_att(name, "Arn")
         return name
 
     def _get_att(self, name: str, attribute: str) -> str:

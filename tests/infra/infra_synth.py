@@ -18,6 +18,13 @@ from i2v_infra.resources import FUNCTIONS
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
 REPORT_ONLY = {"@aws-cdk/core:failSynthOnValidationErrors": False}
+# The "existing" variant: an existing bucket and secret, with both email subscriptions.
+EXISTING = {
+    "bucketName": "existing-i2v-bucket",
+    "apiKeySecretName": "prod/highway-api-key",
+    "alarmEmail": "ops@example.com",
+    "notificationEmail": "team@example.com",
+}
 
 
 def _node_major() -> str:

@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from i2v import constants as c
-from i2v_infra.nag import acknowledge
+from i2v_infra.nag import acknowledge, acknowledge_grant
 from i2v_infra.resources import FUNCTIONS, Environment, FunctionSpec
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -79,9 +79,8 @@ class PipelineFunctions(Construct):
             role=role,
             description=spec.description,
         )
-        acknowledge(role, "IAM5",
-                    "X-Ray's PutTraceSegments and PutTelemetryRecords (added for active tracing) "
-                    "support no resource-level permissions.", finding="Resource::*")
+        acknowledge_grant(role, "X-Ray's PutTraceSegments and PutTelemetryRecords (added for active tracing) "
+                                "support no resource-level permissions.", finding="Resource::*")
         acknowledge(function, "L1",
                     "Python 3.13 is the runtime the bundle's wheels are built for (pip --python-version "
                     "3.13); moving to a newer runtime is a deliberate change of the bundling and the tests "

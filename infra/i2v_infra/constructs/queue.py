@@ -50,5 +50,7 @@ class JobQueue(Construct):
             else None)
 
     def grant_wake(self, grantee: iam.IGrantable) -> None:
-        """Send a wake-up to the dispatcher."""
-        self.wake.grant_send_messages(grantee)
+        """Send a wake-up to the dispatcher: sqs:SendMessage by the queue's URL, nothing else (the queue is
+        SQS-managed encrypted, so no key permission)."""
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sqs:SendMessage"], resources=[self.wake.queue_arn]))

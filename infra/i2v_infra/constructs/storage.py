@@ -1,7 +1,8 @@
 """The bucket users drop images into and get videos back from: created here or an existing one.
 
 Uploads under the uploads prefix raise OBJECT_CREATED events into the job queue; the functions get
-object permissions scoped to one prefix each (submit reads uploads, store writes outputs).
+object permissions scoped to one prefix each (intake and dispatch read uploads, store writes
+outputs).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from i2v_infra.nag import acknowledge, wildcard_resource
+from i2v_infra.nag import acknowledge, acknowledge_grant, wildcard_resource
 
 
 class Storage(Construct):
@@ -66,7 +67,7 @@ class Storage(Construct):
     def send_uploads_to(self, queue: sqs.IQueue) -> None:
         """OBJECT_CREATED under the uploads prefix -> ``queue`` (works for an imported bucket too).
 
-        Only the prefix is filtered here: S3 suffix filters are case-sensitive, and the submit
+        Only the prefix is filtered here: S3 suffix filters are case-sensitive, and the intake
         function decides which keys are jobs (images of any case, job files, not `_defaults.json`).
         """
         self.bucket.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(queue),
@@ -75,7 +76,7 @@ class Storage(Construct):
         stack = cdk.Stack.of(self)
         for handler in stack.node.children:
             if handler.node.id.startswith("BucketNotificationsHandler"):
-                acknowledge(handler, "IAM4",
+                acknowledge(handler.node.find_child("Role"), "IAM4",
                             "CDK's own BucketNotificationsHandler (runs only at deploy time to put the "
                             "bucket's notification configuration) uses AWSLambdaBasicExecutionRole for "
                             "its logs; CDK offers no way to replace it.",
@@ -83,30 +84,36 @@ class Storage(Construct):
                                     "AWSLambdaBasicExecutionRole")
 
     def grant_read_uploads(self, grantee: iam.IGrantable) -> None:
-        """Get objects (any version) under the uploads prefix; list the bucket.
+        """Get objects (any version) under the uploads prefix; list the bucket under that prefix only.
 
         s3:ListBucket is what makes S3 answer 404 rather than 403 for a key that does not exist: the
-        submit function probes for `_defaults.json` in each parent folder with HeadObject and treats
-        404 as "none here". (A ListBucket limited by an s3:prefix condition does not count for that.)
+        intake function probes for `_defaults.json` in each folder up to the uploads prefix with
+        HeadObject and treats 404 as "none here" (403 would fail the job). For that answer S3 evaluates
+        the caller's ListBucket permission with the missing object's key as `s3:prefix`, so a
+        ListBucket allowed only for `s3:prefix` like "<uploads prefix>*" keeps the 404 for every key the
+        functions probe (all under the uploads prefix) and lists nothing else. Ceph's S3 gateway adopted
+        the same rule to match AWS (ceph/ceph#68577: "add the requested object name to the iam
+        environment as s3:prefix to match aws behavior"), and kopia/kopia#3072 observed it on AWS.
+        moto does not evaluate it: after a first deploy, an upload without any `_defaults.json` must
+        reach the backlog (see docs/operations.md). Should it ever answer 403, drop the condition.
         """
+        principal = grantee.grant_principal
         objects = self.bucket.arn_for_objects(f"{self.uploads_prefix}*")
-        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+        principal.add_to_principal_policy(iam.PolicyStatement(
             actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[objects]))
-        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
-            actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn]))
-        self._acknowledge_prefix(grantee, objects, self.uploads_prefix, "read uploaded images and job files")
+        principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{self.uploads_prefix}*"]}}))
+        acknowledge_grant(principal, "Object keys are only known at run time: the function may read uploaded "
+                                     f"images and job files anywhere under the '{self.uploads_prefix}' prefix and "
+                                     "nowhere else in the bucket.", finding=wildcard_resource(self, objects))
 
     def grant_write_outputs(self, grantee: iam.IGrantable) -> None:
         """Put (incl. multipart) and get objects under the outputs prefix; get presigns the video URL."""
-        objects = self.bucket.arn_for_objects(f"{self.outputs_prefix}*")
-        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
-            actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"], resources=[objects]))
-        self._acknowledge_prefix(grantee, objects, self.outputs_prefix, "write videos and manifests")
-
-    def _acknowledge_prefix(self, grantee: iam.IGrantable, objects: str, prefix: str, why: str) -> None:
         principal = grantee.grant_principal
-        if isinstance(principal, Construct):
-            acknowledge(principal, "IAM5",
-                        f"Object keys are only known at run time: the function may {why} anywhere under "
-                        f"the '{prefix}' prefix and nowhere else in the bucket.",
-                        finding=wildcard_resource(self, objects))
+        objects = self.bucket.arn_for_objects(f"{self.outputs_prefix}*")
+        principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"], resources=[objects]))
+        acknowledge_grant(principal, "Object keys are only known at run time: the function may write videos and "
+                                     f"manifests anywhere under the '{self.outputs_prefix}' prefix and nowhere else "
+                                     "in the bucket.", finding=wildcard_resource(self, objects))

@@ -11,7 +11,6 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from i2v_infra.nag import acknowledge, wildcard_resource
 from i2v_infra.resources import TABLES, TableSpec
 
 
@@ -44,11 +43,9 @@ class Tables(Construct):
                 projection_type=dynamodb.ProjectionType.INCLUDE, non_key_attributes=list(index.projected))
         return table
 
-    def grant_read_write(self, grantee: iam.IGrantable, *tables: dynamodb.Table) -> None:
-        for table in tables:
-            table.grant_read_write_data(grantee)
-            principal = grantee.grant_principal
-            if table is self.jobs and isinstance(principal, Construct):
-                acknowledge(principal, "IAM5", "The backlog is read through the jobs table's index; CDK grants "
-                            "its indexes as '<table>/index/*'.",
-                            finding=wildcard_resource(self, f"{table.table_arn}/index/*"))
+    @staticmethod
+    def grant(grantee: iam.IGrantable, table: dynamodb.ITable, *actions: str, index: str | None = None) -> None:
+        """Exactly ``actions`` (e.g. "GetItem") on ``table``, or on one of its indexes by name."""
+        resource = f"{table.table_arn}/index/{index}" if index else table.table_arn
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=[f"dynamodb:{a}" for a in actions], resources=[resource]))

@@ -14,7 +14,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from i2v import constants as c
-from i2v_infra.nag import acknowledge, wildcard_resource
+from i2v_infra.nag import acknowledge, acknowledge_grant, wildcard_resource
 from i2v_infra.workflow_definition import ASL_PATH, placeholders, read_definition
 
 
@@ -55,10 +55,10 @@ class Workflow(Construct):
         self.state_machine.add_to_role_policy(iam.PolicyStatement(
             actions=["lambda:InvokeFunction"],
             resources=[status_function.function_arn, store_function.function_arn]))
-        acknowledge(self.state_machine, "IAM5",
-                    "CloudWatch Logs log delivery (logs:CreateLogDelivery, ...) and X-Ray "
-                    "(xray:PutTraceSegments, ...) support no resource-level permissions; CDK adds them "
-                    "for logging and tracing.", finding="Resource::*")
+        acknowledge_grant(self.state_machine.role,
+                          "CloudWatch Logs log delivery (logs:CreateLogDelivery, ...) and X-Ray "
+                          "(xray:PutTraceSegments, ...) support no resource-level permissions; CDK adds them "
+                          "for logging and tracing.", finding="Resource::*")
         acknowledge(self.state_machine, "SF1",
                     "Logs at level ERROR on purpose: ALL would log every poll of every job (dozens per "
                     "video); the execution history keeps the full trail.")
@@ -74,9 +74,7 @@ class Workflow(Construct):
             resource_name=f"{self._state_machine_name}:{c.EXECUTION_NAME_PREFIX}*")
         grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
             actions=["states:DescribeExecution"], resources=[executions]))
-        principal = grantee.grant_principal
-        if isinstance(principal, Construct):
-            acknowledge(principal, "IAM5",
-                        "Execution names are job ids, known only at run time: the dispatcher may describe "
-                        "this state machine's job executions and no other.",
-                        finding=wildcard_resource(self, executions))
+        acknowledge_grant(grantee.grant_principal,
+                          "Execution names are job ids, known only at run time: the dispatcher may describe "
+                          "this state machine's job executions and no other.",
+                          finding=wildcard_resource(self, executions))
