@@ -34,7 +34,7 @@ class Waiting:
     not_before: float | None = None  # a provider error asked for a pause before this job's next try
 
     def available(self, now: float) -> bool:
-        if self.status == JobStatus.QUEUED:
+        if self.status in (JobStatus.QUEUED, JobStatus.HELD):
             return self.not_before is None or self.not_before <= now
         return self.status == JobStatus.SUBMITTING and (self.claimed_until or 0.0) <= now
 
@@ -49,8 +49,17 @@ class Waiting:
 
 
 class Backlog(Protocol):
-    def park(self, job_id: str, priority: Priority, order: str, fields: Mapping[str, Any]) -> bool:
-        """Set the job QUEUED with its fields and list it; False when it was no longer RECEIVED (a duplicate)."""
+    def park(self, job_id: str, priority: Priority, order: str, fields: Mapping[str, Any],
+             status: JobStatus = JobStatus.QUEUED) -> bool:
+        """Set the job QUEUED (or HELD) with its fields and list it; False when it was no longer RECEIVED."""
+        ...
+
+    def release_held(self, job_id: str, fields: Mapping[str, Any]) -> bool:
+        """A HELD job (waiting for its image) becomes QUEUED in its place; False when it was not HELD."""
+        ...
+
+    def withdraw(self, job_id: str) -> bool:
+        """A waiting image job a job file named: CLAIMED and off the backlog; False when it had started."""
         ...
 
     def head(self, limit: int) -> list[Waiting]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from i2v.aws import clients
 from i2v.aws.backlog import DynamoBacklog
+from i2v.aws.claims import DynamoClaims
 from i2v.aws.control_table import DynamoLeaseStore
 from i2v.aws.faults import is_transient
 from i2v.aws.jobs_table import JobsTable
@@ -60,7 +61,7 @@ def intake_deps() -> IntakeDeps:
     s = intake_settings()
     return IntakeDeps(settings=s, bucket=S3Bucket(s.bucket), jobs=JobsTable(s.jobs_table),
                       backlog=DynamoBacklog(s.jobs_table, s.control_table), workflow=Workflow(s.state_machine_arn),
-                      is_transient=is_transient)
+                      claims=DynamoClaims(s.control_table), is_transient=is_transient)
 
 
 @cache

@@ -96,6 +96,13 @@ class Env:
     def time_scale(self) -> float:
         return self.number(c.ENV_TIME_SCALE, 1.0)
 
+    def trigger(self) -> str:
+        value = self.text(c.ENV_TRIGGER, c.DEFAULT_TRIGGER)
+        if value not in c.TRIGGERS:
+            raise SettingsError(f"environment variable {c.ENV_TRIGGER} must be one of {', '.join(c.TRIGGERS)}, "
+                                f"got {value!r}")
+        return value
+
 
 @dataclass(frozen=True)
 class Capacity:
@@ -125,6 +132,12 @@ class IntakeSettings:
     outputs_prefix: str = c.DEFAULT_OUTPUTS_PREFIX
     defaults: dict[str, Any] = field(default_factory=lambda: stack_defaults({}))
     time_scale: float = 1.0
+    trigger: str = c.DEFAULT_TRIGGER
+    image_grace_seconds: float = c.DEFAULT_IMAGE_GRACE_SECONDS  # already time-scaled
+
+    @property
+    def images_are_jobs(self) -> bool:
+        return self.trigger == c.TRIGGER_IMAGES
 
 
 @dataclass(frozen=True)
@@ -187,7 +200,8 @@ def intake_settings(environ: Mapping[str, str] | None = None) -> IntakeSettings:
         wake_queue_url=env.text(c.ENV_WAKE_QUEUE_URL),
         uploads_prefix=env.prefix(c.ENV_UPLOADS_PREFIX, c.DEFAULT_UPLOADS_PREFIX),
         outputs_prefix=env.prefix(c.ENV_OUTPUTS_PREFIX, c.DEFAULT_OUTPUTS_PREFIX),
-        defaults=env.defaults(), time_scale=env.time_scale())
+        defaults=env.defaults(), time_scale=env.time_scale(), trigger=env.trigger(),
+        image_grace_seconds=env.integer(c.ENV_IMAGE_GRACE, c.DEFAULT_IMAGE_GRACE_SECONDS, minimum=0) / env.time_scale())
 
 
 def dispatch_settings(environ: Mapping[str, str] | None = None) -> DispatchSettings:

@@ -25,6 +25,9 @@ as JSON text). A bad value fails synth with a message that names the knob.
 |                               | status 256, store 1024      |                                                    |
 | maxVideoBytes                 | 536870912 (512 MiB)         | the store function refuses larger videos           |
 | queueAgeAlarmSeconds          | 3600                        | alarm when the oldest upload waits longer          |
+| trigger                       | images                      | images: images and job files start jobs;           |
+|                               |                             | job-files: only job and batch files do             |
+| imageGraceSeconds             | 10                          | an image waits this long for a job file naming it  |
 """
 
 from __future__ import annotations
@@ -87,6 +90,8 @@ class AppConfig:
     lambda_memory_mb: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_LAMBDA_MEMORY_MB))
     max_video_bytes: int = c.DEFAULT_MAX_VIDEO_BYTES
     queue_age_alarm_seconds: int = DEFAULT_QUEUE_AGE_ALARM_SECONDS
+    trigger: str = c.DEFAULT_TRIGGER
+    image_grace_seconds: int = c.DEFAULT_IMAGE_GRACE_SECONDS
 
     @property
     def destroy_on_delete(self) -> bool:
@@ -119,6 +124,8 @@ class AppConfig:
             notification_email=_matching(get, "notificationEmail", _EMAIL, "an email address"),
             log_retention_days=_log_retention(get),
             removal_policy=_choice(get, "removalPolicy", REMOVAL_POLICIES, "retain"),
+            trigger=_choice(get, "trigger", c.TRIGGERS, c.DEFAULT_TRIGGER),
+            image_grace_seconds=_int(get, "imageGraceSeconds", c.DEFAULT_IMAGE_GRACE_SECONDS, 0, 900),
             api_key_secret_name=_matching(get, "apiKeySecretName", _SECRET_NAME, "a Secrets Manager secret name"),
             provider_url=_provider_url(get),
             lambda_memory_mb=_memory(get),

@@ -60,7 +60,7 @@ class PipelineStack(cdk.Stack):
         storage.send_uploads_to(queue.queue)
         tables = Tables(self, "Tables", removal_policy=removal)
         api_key = ApiKeySecret(self, "ApiKey", existing_name=config.api_key_secret_name,
-                               new_name=f"{self.stack_name}/highway-api-key", removal_policy=removal)
+                               new_name=f"{self.stack_name}/highway-api-key")
         notifications = Notifications(self, "Notifications", email=config.notification_email)
 
         # The workflow needs the status and store functions' ARNs, and every function's settings
@@ -133,6 +133,8 @@ class PipelineStack(cdk.Stack):
             c.ENV_DEADLINE_PROFESSIONAL: str(config.deadline_professional_seconds),
             c.ENV_URL_POLICY: c.URL_POLICY_PUBLIC_HTTPS,
             c.ENV_MAX_VIDEO_BYTES: str(config.max_video_bytes),
+            c.ENV_TRIGGER: config.trigger,
+            c.ENV_IMAGE_GRACE: str(config.image_grace_seconds),
             c.ENV_SUBMIT_MAX_ATTEMPTS: str(c.DEFAULT_SUBMIT_MAX_ATTEMPTS),
             c.ENV_IMAGE_URL_TTL: str(c.DEFAULT_IMAGE_URL_TTL),
             c.ENV_DOWNLOAD_URL_TTL: str(c.DEFAULT_DOWNLOAD_URL_TTL),

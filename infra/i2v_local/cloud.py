@@ -55,6 +55,8 @@ class CloudConfig:
     port: int = 0  # 0: any free port
     function_timeouts: dict[str, float] = field(default_factory=dict)  # e.g. {"dispatch": 3.0}
     versioned: bool = True  # False: a bucket without versioning (jobs pin the ETag instead)
+    trigger: str = c.DEFAULT_TRIGGER
+    image_grace_seconds: int = c.DEFAULT_IMAGE_GRACE_SECONDS  # provider seconds (divided by time_scale)
 
 
 class LocalCloud:
@@ -140,6 +142,7 @@ class LocalCloud:
             c.ENV_DEADLINE_STANDARD: str(c.DEFAULT_DEADLINE_STANDARD),
             c.ENV_DEADLINE_PROFESSIONAL: str(c.DEFAULT_DEADLINE_PROFESSIONAL),
             c.ENV_URL_POLICY: c.URL_POLICY_LOOPBACK_HTTP, c.ENV_MAX_VIDEO_BYTES: str(c.DEFAULT_MAX_VIDEO_BYTES),
+            c.ENV_TRIGGER: cfg.trigger, c.ENV_IMAGE_GRACE: str(cfg.image_grace_seconds),
             c.ENV_SUBMIT_MAX_ATTEMPTS: str(c.DEFAULT_SUBMIT_MAX_ATTEMPTS),
             c.ENV_IMAGE_URL_TTL: str(c.DEFAULT_IMAGE_URL_TTL), c.ENV_DOWNLOAD_URL_TTL: str(c.DEFAULT_DOWNLOAD_URL_TTL),
             c.ENV_POWERTOOLS_SERVICE: c.SERVICE_NAME, c.ENV_POWERTOOLS_NAMESPACE: c.METRICS_NAMESPACE,

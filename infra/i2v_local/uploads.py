@@ -154,8 +154,17 @@ def plan(paths: list[Path], params: dict, end_image: Path | None, uploads_prefix
         add(Upload(key, path, job_metadata))
     if problems:
         raise UsageError(list(dict.fromkeys(problems)))
-    # assets first, so a job never starts before the files it names exist
-    return sorted(uploads, key=lambda u: u.is_job)
+    # `_defaults.json` first (jobs read it when they arrive), then job files: each claims the images it
+    # names before they arrive, so an image uploaded only because a job file names it is never a job of
+    # its own (the job file waits for it); then those images, then the images that are jobs.
+    return sorted(uploads, key=_upload_rank)
+
+
+def _upload_rank(upload: Upload) -> int:
+    json_file = upload.key.lower().endswith(c.JOB_FILE_SUFFIX)
+    if json_file:
+        return 1 if upload.is_job else 0
+    return 3 if upload.is_job else 2
 
 
 def _not_a_job(path: Path, relative: str) -> str:

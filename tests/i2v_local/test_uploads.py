@@ -36,7 +36,19 @@ def test_a_job_file_brings_the_images_it_names(tmp_path, make_image, monkeypatch
     (tmp_path / "spin.json").write_text(json.dumps({"image": "_frames/s.png", "end_image": "_frames/e.png",
                                                     "prompt": "spin", "mode": "Professional"}))
     uploads = plan([Path("spin.json")], {}, None)
-    assert [u.key for u in uploads] == ["uploads/_frames/s.png", "uploads/_frames/e.png", "uploads/spin.json"]
+    # the job file first: it claims its images before they arrive, so they are never jobs of their own
+    assert [u.key for u in uploads] == ["uploads/spin.json", "uploads/_frames/s.png", "uploads/_frames/e.png"]
+
+
+def test_images_a_job_file_names_beside_it_are_uploaded_after_it_and_not_as_jobs(tmp_path, make_image,
+                                                                                  monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_image("cat.png")
+    make_image("dog.png")
+    (tmp_path / "cat.json").write_text(json.dumps({"image": "cat.png", "prompt": "the cat turns"}))
+    uploads = plan([Path("cat.json"), Path("dog.png")], {}, None)
+    assert [(u.key, u.is_job) for u in uploads] == [("uploads/cat.json", True), ("uploads/cat.png", False),
+                                                    ("uploads/dog.png", True)]
 
 
 @pytest.mark.parametrize("name, content, message", [
@@ -90,8 +102,8 @@ def test_a_folder_expands_like_an_s3_upload_of_it(tmp_path, make_image, monkeypa
                                              "uploads/shots/sub/c.jpeg"]
     uploads = plan([Path("shots")], {}, None, out_dir=Path("shots/out"))
     assert [(u.key, u.is_job) for u in uploads] == [
-        ("uploads/shots/_defaults.json", False), ("uploads/shots/_frames/e.png", False),
-        ("uploads/shots/a.JPG", True), ("uploads/shots/b.png", True), ("uploads/shots/spin.json", True),
+        ("uploads/shots/_defaults.json", False), ("uploads/shots/spin.json", True),
+        ("uploads/shots/_frames/e.png", False), ("uploads/shots/a.JPG", True), ("uploads/shots/b.png", True),
         ("uploads/shots/sub/c.jpeg", True)]
 
 

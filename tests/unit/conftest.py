@@ -25,6 +25,7 @@ from urllib3.response import HTTPResponse
 from i2v_local.memory import (
     MemoryBacklog,
     MemoryBucket,
+    MemoryClaims,
     MemoryJobs,
     MemoryNotifier,
     MemoryWaker,
@@ -199,6 +200,7 @@ def fakes() -> SimpleNamespace:
         Bucket=MemoryBucket,
         JobsTable=MemoryJobs,
         Backlog=MemoryBacklog,
+        Claims=MemoryClaims,
         LeaseStore=MeteredLeaseStore,
         Workflow=MemoryWorkflow,
         Notifier=MemoryNotifier,
@@ -235,6 +237,11 @@ def jobs_table(meter: Meter) -> MemoryJobs:
 @pytest.fixture
 def backlog(jobs_table: MemoryJobs) -> MemoryBacklog:
     return MemoryBacklog(jobs_table)
+
+
+@pytest.fixture
+def claims(meter: Meter) -> MemoryClaims:
+    return MemoryClaims(meter)
 
 
 @pytest.fixture

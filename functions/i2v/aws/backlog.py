@@ -31,8 +31,9 @@ class DynamoBacklog:
         return {"Update": {"TableName": self.control_table, "Key": {c.CONTROL_TABLE_KEY: {"S": COUNTER_KEY}},
                            "UpdateExpression": "ADD n :d", "ExpressionAttributeValues": {":d": {"N": str(delta)}}}}
 
-    def park(self, job_id: str, priority: Priority, order: str, fields: Mapping[str, Any]) -> bool:
-        values = {**fields, "status": JobStatus.QUEUED.value, c.BACKLOG_LANE: priority.value, c.BACKLOG_ORDER: order}
+    def park(self, job_id: str, priority: Priority, order: str, fields: Mapping[str, Any],
+             status: JobStatus = JobStatus.QUEUED) -> bool:
+        values = {**fields, "status": status.value, c.BACKLOG_LANE: priority.value, c.BACKLOG_ORDER: order}
         names = {f"#f{i}": k for i, k in enumerate(values)}
         expression = {f":f{i}": to_attribute(v) for i, v in enumerate(values.values())}
         expression[":received"] = {"S": JobStatus.RECEIVED.value}
@@ -44,6 +45,42 @@ class DynamoBacklog:
                             "ExpressionAttributeNames": {**names, "#status": "status"},
                             "ExpressionAttributeValues": expression}},
                 self._counter(+1)])
+            return True
+        except ClientError as exc:
+            if conflict(exc):
+                return False
+            raise
+
+    def release_held(self, job_id: str, fields: Mapping[str, Any]) -> bool:
+        values = {**fields, "status": JobStatus.QUEUED.value}
+        names = {f"#f{i}": k for i, k in enumerate(values)}
+        expression = {f":f{i}": to_attribute(v) for i, v in enumerate(values.values())}
+        expression[":held"] = {"S": JobStatus.HELD.value}
+        try:
+            self.ddb.update_item(
+                TableName=self.jobs_table, Key={c.JOBS_TABLE_KEY: {"S": job_id}},
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(values)))
+                + " REMOVE held_error, not_before",
+                ConditionExpression="#status = :held", ExpressionAttributeNames={**names, "#status": "status"},
+                ExpressionAttributeValues=expression)
+            return True
+        except ClientError as exc:
+            if conflict(exc):
+                return False
+            raise
+
+    def withdraw(self, job_id: str) -> bool:
+        try:
+            self.ddb.transact_write_items(TransactItems=[
+                {"Update": {"TableName": self.jobs_table, "Key": {c.JOBS_TABLE_KEY: {"S": job_id}},
+                            "UpdateExpression": "SET #s = :claimed REMOVE #lane, #order, not_before, held_error",
+                            "ConditionExpression": "attribute_exists(#order) AND (#s = :queued OR #s = :held)",
+                            "ExpressionAttributeNames": {"#s": "status", "#lane": c.BACKLOG_LANE,
+                                                         "#order": c.BACKLOG_ORDER},
+                            "ExpressionAttributeValues": {":claimed": {"S": JobStatus.CLAIMED.value},
+                                                          ":queued": {"S": JobStatus.QUEUED.value},
+                                                          ":held": {"S": JobStatus.HELD.value}}}},
+                self._counter(-1)])
             return True
         except ClientError as exc:
             if conflict(exc):
@@ -69,11 +106,13 @@ class DynamoBacklog:
             reply = self.ddb.update_item(
                 TableName=self.jobs_table, Key={c.JOBS_TABLE_KEY: {"S": job_id}},
                 UpdateExpression="SET #s = :submitting, claimed_until = :until",
-                ConditionExpression=("attribute_exists(#order) AND ((#s = :queued AND (attribute_not_exists(not_before) "
-                                     "OR not_before <= :now)) OR (#s = :submitting AND claimed_until <= :now))"),
+                ConditionExpression=("attribute_exists(#order) AND (((#s = :queued OR #s = :held) AND "
+                                     "(attribute_not_exists(not_before) OR not_before <= :now)) "
+                                     "OR (#s = :submitting AND claimed_until <= :now))"),
                 ExpressionAttributeNames={"#s": "status", "#order": c.BACKLOG_ORDER},
                 ExpressionAttributeValues={":submitting": {"S": JobStatus.SUBMITTING.value},
                                            ":queued": {"S": JobStatus.QUEUED.value},
+                                           ":held": {"S": JobStatus.HELD.value},
                                            ":until": {"N": repr(until)}, ":now": {"N": repr(now)}},
                 ReturnValues="ALL_NEW")
         except ClientError as exc:

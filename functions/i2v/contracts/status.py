@@ -18,6 +18,7 @@ class JobStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     DEAD_LETTER = "DEAD_LETTER"  # its event failed every delivery and waits in the dead-letter queue
+    CLAIMED = "CLAIMED"  # an image a job file named within the grace period: that job's input, not a job itself
 
     @property
     def started(self) -> bool:
@@ -30,7 +31,7 @@ class JobStatus(StrEnum):
 
 
 _STARTED = frozenset({JobStatus.GENERATING, JobStatus.STORING, JobStatus.FAILING, JobStatus.SUCCEEDED,
-                      JobStatus.FAILED})
+                      JobStatus.FAILED, JobStatus.CLAIMED})
 
 
 class PollState(StrEnum):

@@ -23,6 +23,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 class _Batch:
     parked = 0
+    held = 0
     seconds_left: Any = staticmethod(lambda: 900.0)
     budget: float = c.INTAKE_RECORD_BUDGET_SECONDS
 
@@ -56,8 +57,9 @@ def handle_message(record: SQSRecord) -> None:
         raise TimeoutError("the function's time is nearly up; the queue delivers this event again")
     try:
         for upload in uploads(record):
-            if take(upload, intake_deps()) == Outcome.PARKED:
-                _Batch.parked += 1
+            outcome = take(upload, intake_deps())
+            _Batch.parked += outcome == Outcome.PARKED
+            _Batch.held += outcome == Outcome.HELD
     except Exception as exc:
         receives = int(record.attributes.approximate_receive_count or 1)
         last = receives >= c.MAX_RECEIVE_COUNT
@@ -73,10 +75,12 @@ def handle_message(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _Batch.parked = 0
+    _Batch.parked = _Batch.held = 0
     _Batch.seconds_left = lambda: context.get_remaining_time_in_millis() / 1000
     _Batch.budget = min(c.INTAKE_RECORD_BUDGET_SECONDS, _Batch.seconds_left() / 2)
     reply = process_partial_response(event=event, record_handler=handle_message, processor=processor, context=context)
     if _Batch.parked:
         intake_waker().wake("parked")
+    if _Batch.held:  # images waiting out their grace period: look again when it ends
+        intake_waker().wake_later(intake_deps().settings.image_grace_seconds + 1, "grace over")
     return dict(reply)

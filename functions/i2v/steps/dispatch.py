@@ -143,16 +143,17 @@ class Dispatcher:
         room = snapshot.can_start or 1  # 1: with no free slot, a dead dispatcher's job may go on in its own
         entries = self.d.backlog.head(room + 5)
         progressed = False
+        now = self.d.clock()
         for entry in entries:
             if done.started + done.failed >= taken + room:
                 return ""  # this pass used the room it saw; the next one looks again
-
             if entry.ghost:
                 self.d.backlog.leave(entry.job_id)
                 continue
-            if not entry.available(self.d.clock()):
+            if not entry.available(now):
                 continue
-            if snapshot.free_slots == 0 and entry.job_id not in snapshot.holders:
+            held = entry.status == JobStatus.HELD  # its grace period is over: it fails, taking no capacity
+            if snapshot.free_slots == 0 and entry.job_id not in snapshot.holders and not held:
                 continue
             if seconds_left() < self._job_budget:
                 return "the function's time is nearly up"
@@ -165,7 +166,12 @@ class Dispatcher:
                 progressed = True
             elif outcome in (Started.NO_SLOT, Started.RATE, Started.BACKOFF):
                 return f"stopped: {outcome.value}"
-        return "" if progressed else "no waiting job can start now"
+        if progressed:
+            return ""
+        later = [e.not_before for e in entries if not e.ghost and e.not_before is not None and e.not_before > now]
+        if later:
+            self._wake_at(min(later), "a waiting job's pause ends")
+        return "no waiting job can start now"
 
     def _wake_at(self, when: float | None, why: str) -> None:
         if when is not None:
@@ -183,6 +189,8 @@ class Dispatcher:
         job = Job.from_dict(record)
         bind_job(job.job_id)
         redrive = int(record.get("redrive") or 0)
+        if record.get("held_error"):  # no job file named it in time, or its image never arrived
+            return self._fail(job, redrive, ErrorDetail.from_document(record["held_error"], Stage.VALIDATE))
         attempts = int(record.get("attempts") or 0)
         payload = {"job_id": job.job_id, "redrive": redrive, "job": job.to_dict()}
         try:

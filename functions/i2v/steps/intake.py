@@ -15,11 +15,12 @@ from typing import Any, Protocol
 
 from i2v import constants as c
 from i2v.backlog import Backlog, order_key
-from i2v.clock import Clock, iso, system_clock
-from i2v.contracts.errors import ErrorCode, ErrorDetail, JobError
-from i2v.contracts.job import Job, Source
-from i2v.contracts.status import JobStatus, Stage
+from i2v.clock import Clock, iso, parse_iso, system_clock
+from i2v.contracts.errors import ErrorCode, ErrorDetail, JobError, MissingImage
+from i2v.contracts.job import Job, JobKind, Source
+from i2v.contracts.status import JobStatus, Priority, Stage
 from i2v.jobs.build import ObjectStore, identify, prepare
+from i2v.jobs.keys import KeyDecision
 from i2v.observability import bind_job, logger, metrics
 from i2v.settings import IntakeSettings
 from i2v.steps.reject import WorkflowStarter, reject
@@ -28,6 +29,8 @@ from i2v.steps.reject import WorkflowStarter, reject
 class Outcome(StrEnum):
     SKIPPED = "skipped"  # not a job (another suffix, a `_` name, outside the uploads prefix...)
     PARKED = "parked"  # valid: waits in the backlog
+    HELD = "held"  # waits for a job file that may name it, or for the image its job file names
+    CLAIMED = "claimed"  # an image a job file names: that job's input, not a job of its own
     FAILED = "failed"  # invalid: its failure notification is on its way
     DUPLICATE = "duplicate"  # a second delivery of an event already taken
 
@@ -61,6 +64,18 @@ class JobRecords(Protocol):
     def dead_letter(self, job_id: str, **fields: Any) -> bool: ...
 
 
+class Claims(Protocol):
+    """Which images job files name (see i2v.aws.claims)."""
+
+    def claim(self, key: str, job_id: str, source: dict[str, Any], redrive: int) -> None: ...
+
+    def claimant(self, key: str) -> dict[str, Any] | None: ...
+
+    def add_pending(self, key: str, job_id: str) -> None: ...
+
+    def pending(self, key: str) -> set[str]: ...
+
+
 @dataclass
 class IntakeDeps:
     settings: IntakeSettings
@@ -68,11 +83,13 @@ class IntakeDeps:
     jobs: JobRecords
     backlog: Backlog
     workflow: WorkflowStarter
+    claims: Claims
     is_transient: Callable[[BaseException], bool] = lambda exc: False
     clock: Clock = system_clock
 
 
-# A job already past these statuses is not built again by a duplicate event.
+# A job already past these statuses is not built again by a duplicate event (a HELD job file is built
+# again when the image it waits for arrives, not by a duplicate of its own event).
 _REBUILD = frozenset({JobStatus.RECEIVED, JobStatus.DEAD_LETTER})
 
 
@@ -82,6 +99,9 @@ def take(upload: Upload, deps: IntakeDeps) -> Outcome:
         logger.info("skipping event that is not an upload", extra={"event_name": upload.event_name})
         return Outcome.SKIPPED
     found = identify(upload.source, s.uploads_prefix, s.outputs_prefix)
+    if isinstance(found, Job) and found.kind == JobKind.IMAGE and not s.images_are_jobs:
+        found = KeyDecision(None, f"an image, and the stack's trigger is {c.TRIGGER_JOB_FILES!r}: only job and "
+                                  "batch files start jobs")
     if not isinstance(found, Job):
         logger.info("skipping object that is not a job", extra={"key": upload.key[:300], "why": found.reason})
         metrics.add_metric(name=c.METRIC_SKIPPED, unit="Count", value=1)
@@ -90,41 +110,112 @@ def take(upload: Upload, deps: IntakeDeps) -> Outcome:
     bind_job(job.job_id)
     job.uploaded_at = upload.event_time or iso(deps.clock())
     job.timings["uploaded_at"] = job.uploaded_at
-    existing = deps.jobs.get(job.job_id)
-    if existing is not None and _duplicate(existing, upload.redrive):
-        metrics.add_metric(name=c.METRIC_DUPLICATES, unit="Count", value=1)
-        return Outcome.DUPLICATE
-    if existing is not None and existing.get("status") == JobStatus.DEAD_LETTER:
-        deps.jobs.update(job.job_id, status=JobStatus.RECEIVED.value)  # redriven from the dead-letter queue
-    if existing is None and not deps.jobs.create(job.job_id, **_record(job, upload.redrive, deps.clock)):
-        logger.info("another delivery of this event is taking the job")
-        metrics.add_metric(name=c.METRIC_DUPLICATES, unit="Count", value=1)
-        return Outcome.DUPLICATE
+    if job.kind == JobKind.IMAGE:
+        claimant = deps.claims.claimant(upload.key)
+        if claimant is not None:
+            return _named_by_job_file(upload, claimant, deps)
+    return _take_job(job, upload.redrive, deps)
+
+
+def _take_job(job: Job, redrive: int, deps: IntakeDeps, *, rebuilding: bool = False) -> Outcome:
+    """Build, validate and park one job; ``rebuilding``: a HELD job file whose image has just arrived."""
+    s = deps.settings
+    if not rebuilding:
+        existing = deps.jobs.get(job.job_id)
+        if existing is not None and _duplicate(existing, redrive):
+            metrics.add_metric(name=c.METRIC_DUPLICATES, unit="Count", value=1)
+            return Outcome.DUPLICATE
+        if existing is not None and existing.get("status") == JobStatus.DEAD_LETTER:
+            deps.jobs.update(job.job_id, status=JobStatus.RECEIVED.value)  # redriven from the dead-letter queue
+        if existing is None and not deps.jobs.create(job.job_id, **_record(job, redrive, deps.clock)):
+            logger.info("another delivery of this event is taking the job")
+            metrics.add_metric(name=c.METRIC_DUPLICATES, unit="Count", value=1)
+            return Outcome.DUPLICATE
+    grace = s.image_grace_seconds
     try:
         prepared = prepare(job, deps.bucket, s.uploads_prefix, s.defaults)
     except JobError as exc:
-        reject(job, exc.detail, upload.redrive, workflow=deps.workflow, jobs=deps.jobs, clock=deps.clock)
+        if grace > 0 and (job.kind == JobKind.IMAGE or isinstance(exc, MissingImage)):
+            return _hold(job, exc.detail, redrive, deps)
+        reject(job, exc.detail, redrive, workflow=deps.workflow, jobs=deps.jobs, clock=deps.clock)
         return Outcome.FAILED
     except Exception as exc:
         if deps.is_transient(exc):
             raise  # the queue delivers the event again
         logger.exception("unexpected error while building the job; it fails with INTERNAL_ERROR",
-                         extra={"key": upload.key[:300]})
+                         extra={"key": job.source.key[:300]})
         detail = ErrorDetail(code=ErrorCode.INTERNAL_ERROR, stage=Stage.VALIDATE, retryable=True,
-                             message=f"building the job from {upload.key[:300]!r} failed unexpectedly "
+                             message=f"building the job from {job.source.key[:300]!r} failed unexpectedly "
                                      f"({type(exc).__name__}: {str(exc)[:300]}); an operator can retry it "
                                      "with `i2v jobs retry` after a fix")
-        reject(job, detail, upload.redrive, workflow=deps.workflow, jobs=deps.jobs, clock=deps.clock)
+        reject(job, detail, redrive, workflow=deps.workflow, jobs=deps.jobs, clock=deps.clock)
         return Outcome.FAILED
+    if job.kind == JobKind.JOB_FILE:
+        _claim_inputs(job, redrive, deps)
     priority = prepared.params.priority
     fields = {k: v for k, v in prepared.job.to_dict().items() if k != "job_id"}
-    fields.update(updated_at=iso(deps.clock()), redrive=upload.redrive, error=None)
-    if not deps.backlog.park(job.job_id, priority, order_key(job.uploaded_at, job.job_id), _no_none(fields)):
+    fields.update(updated_at=iso(deps.clock()), redrive=redrive)
+    waits = job.kind == JobKind.IMAGE and grace > 0
+    if waits:  # an image waits out the grace period in which a job file may still name it
+        fields["not_before"] = parse_iso(job.uploaded_at or iso(deps.clock())) + grace
+    order = order_key(job.uploaded_at or iso(deps.clock()), job.job_id)
+    if not deps.backlog.park(job.job_id, priority, order, _no_none(fields)):
+        if deps.backlog.release_held(job.job_id, _no_none(fields)):  # a job file whose image has arrived
+            logger.info("job file's inputs are all here: the job waits in its place in the backlog")
+            return Outcome.PARKED
         metrics.add_metric(name=c.METRIC_DUPLICATES, unit="Count", value=1)
         return Outcome.DUPLICATE
+    if waits:
+        deps.claims.add_pending(job.source.key, job.job_id)
     logger.info("job parked in the backlog", extra={"priority": priority.value})
     metrics.add_metric(name=c.METRIC_QUEUED, unit="Count", value=1)
-    return Outcome.PARKED
+    return Outcome.HELD if waits else Outcome.PARKED
+
+
+def _hold(job: Job, error: ErrorDetail, redrive: int, deps: IntakeDeps) -> Outcome:
+    """Wait out the grace period before this failure counts: an image may yet be named by a job file
+    (then it is no job at all), a job file's image may yet arrive (then it is built again)."""
+    grace = deps.settings.image_grace_seconds
+    fields = {k: v for k, v in job.to_dict().items() if k != "job_id"}
+    fields.update(updated_at=iso(deps.clock()), redrive=redrive, held_error=error.to_dict(),
+                  not_before=parse_iso(job.uploaded_at or iso(deps.clock())) + grace)
+    order = order_key(job.uploaded_at or iso(deps.clock()), job.job_id)
+    parked = deps.backlog.park(job.job_id, Priority.NORMAL, order, _no_none(fields), status=JobStatus.HELD)
+    if not parked:
+        deps.jobs.update(job.job_id, held_error=error.to_dict(), updated_at=iso(deps.clock()))
+    if job.kind == JobKind.IMAGE:
+        deps.claims.add_pending(job.source.key, job.job_id)
+    else:
+        _claim_inputs(job, redrive, deps)
+    logger.info("job held for its grace period", extra={"error_code": error.code})
+    return Outcome.HELD
+
+
+def _claim_inputs(job: Job, redrive: int, deps: IntakeDeps) -> None:
+    """A job file names its images: they are its inputs, never jobs of their own."""
+    keys = [k for k in (job.image_key, (job.request or {}).get("end_image_key")) if isinstance(k, str) and k]
+    for key in keys:
+        deps.claims.claim(key, job.job_id, job.source.to_dict(), redrive)
+        for image_job in deps.claims.pending(key):
+            if deps.backlog.withdraw(image_job):
+                logger.info("an image the job file names was waiting as a job of its own: withdrawn",
+                            extra={"image_job_id": image_job, "key": key[:300]})
+
+
+def _named_by_job_file(upload: Upload, claimant: dict[str, Any], deps: IntakeDeps) -> Outcome:
+    """An image a job file names is that job's input; if the job file waits for it, build it again now."""
+    logger.info("image named by a job file: not a job of its own",
+                extra={"key": upload.key[:300], "job_file_job_id": claimant.get("job_id")})
+    record = deps.jobs.get(str(claimant.get("job_id")))
+    if record is not None and record.get("status") == JobStatus.HELD:
+        job = identify(Source.from_dict(claimant["source"]), deps.settings.uploads_prefix,
+                       deps.settings.outputs_prefix)
+        if isinstance(job, Job):
+            bind_job(job.job_id)
+            job.uploaded_at = record.get("uploaded_at")
+            job.timings["uploaded_at"] = job.uploaded_at
+            _take_job(job, int(claimant.get("redrive") or 0), deps, rebuilding=True)
+    return Outcome.CLAIMED
 
 
 def _duplicate(existing: dict[str, Any], redrive: int) -> bool:

@@ -15,12 +15,15 @@ from i2v.steps.intake import IntakeDeps, Outcome, Upload, take
 BUCKET = "media"
 
 
+def settings(**kw) -> IntakeSettings:
+    return IntakeSettings(bucket=BUCKET, jobs_table="jobs", control_table="control", state_machine_arn="sm",
+                          wake_queue_url="wake", **{"image_grace_seconds": 0, **kw})
+
+
 @pytest.fixture
-def deps(bucket, jobs_table, backlog, workflow, clock) -> IntakeDeps:
-    settings = IntakeSettings(bucket=BUCKET, jobs_table="jobs", control_table="control", state_machine_arn="sm",
-                              wake_queue_url="wake")
-    return IntakeDeps(settings=settings, bucket=bucket, jobs=jobs_table, backlog=backlog, workflow=workflow,
-                      clock=clock)
+def deps(bucket, jobs_table, backlog, workflow, claims, clock) -> IntakeDeps:
+    return IntakeDeps(settings=settings(), bucket=bucket, jobs=jobs_table, backlog=backlog, workflow=workflow,
+                      claims=claims, clock=clock)
 
 
 def upload(bucket, key: str, data: bytes, metadata: dict | None = None, **kw) -> Upload:
@@ -202,4 +205,127 @@ def test_requests_per_valid_upload(deps, bucket, image_data, meter):
     made = {k: v - before.get(k, 0) for k, v in meter.counts.items() if v - before.get(k, 0)}
     # one HEAD of the image, three _defaults.json probes, header + trailer reads; the record and the park
     assert made["s3.HeadObject"] == 4 and made["s3.GetObject"] == 2
-    assert made["dynamodb.GetItem"] == 1 and made["dynamodb.TransactWriteItems"] == 1
+    assert made["dynamodb.GetItem"] == 2 and made["dynamodb.TransactWriteItems"] == 1  # the record, the claim check
+
+
+# --- job files name their images: one upload of intent, one payment -----------------------------------------
+
+class Scene:
+    """Intake with a grace period, plus the real dispatcher on the same fakes, in simulated time."""
+
+    def __init__(self, fakes, clock, grace: float = 10.0, trigger: str = c.TRIGGER_IMAGES) -> None:
+        import random
+
+        from i2v.capacity import Capacity
+        from i2v.settings import DispatchSettings
+        from i2v.steps.dispatch import DispatchDeps, Dispatcher
+
+        self.clock, self.meter = clock, fakes.Meter()
+        self.bucket = fakes.Bucket(BUCKET, self.meter)
+        self.jobs = fakes.JobsTable(self.meter)
+        self.backlog = fakes.Backlog(self.jobs)
+        self.workflow = fakes.Workflow(self.meter)
+        self.provider = fakes.Client(submit=[f"task-{i}" for i in range(20)])
+        self.intake = IntakeDeps(settings=settings(image_grace_seconds=grace, trigger=trigger), bucket=self.bucket,
+                                 jobs=self.jobs, backlog=self.backlog, workflow=self.workflow,
+                                 claims=fakes.Claims(self.meter), clock=clock)
+        self.dispatcher = Dispatcher(DispatchDeps(
+            settings=DispatchSettings(bucket=BUCKET, jobs_table="j", control_table="c", idempotency_table="i",
+                                      state_machine_arn="sm", wake_queue_url="w"),
+            backlog=self.backlog, jobs=self.jobs, capacity=Capacity(fakes.LeaseStore(self.meter), 10, 20, 60.0,
+                                                                    clock=clock),
+            client=lambda: self.provider, bucket=self.bucket, workflow=self.workflow,
+            wake_later=lambda seconds: None, clock=clock, rng=random.Random(1)))
+
+    def upload(self, key: str, data: bytes, metadata: dict | None = None) -> Outcome:
+        from i2v.clock import iso
+
+        return take(upload(self.bucket, key, data, metadata, event_time=iso(self.clock())), self.intake)
+
+    def dispatch(self) -> None:
+        self.dispatcher.run(lambda: 900.0)
+
+    def statuses(self) -> dict[str, str]:
+        return {r["source"]["key"]: r["status"] for r in self.jobs.items.values() if "source" in r}
+
+    def failures(self) -> list[str]:
+        return [s["error"]["code"] for s in self.workflow.executions.values() if s["error"]]
+
+
+@pytest.fixture
+def scene(fakes, clock) -> Scene:
+    return Scene(fakes, clock)
+
+
+def job_file(image: str = "cat.png", **more) -> bytes:
+    return json.dumps({"image": image, "prompt": "the cat turns", **more}).encode()
+
+
+def test_an_image_waits_out_the_grace_period_then_starts(scene, image_data):
+    assert scene.upload("uploads/a.png", image_data()) == Outcome.HELD
+    scene.dispatch()
+    assert scene.provider.submitted == []  # a job file may still name it
+    scene.clock.advance(11)
+    scene.dispatch()
+    assert len(scene.provider.submitted) == 1 and scene.statuses()["uploads/a.png"] == JobStatus.GENERATING
+
+
+def test_a_job_file_arriving_within_the_grace_period_takes_its_images(scene, image_data):
+    assert scene.upload("uploads/cat.png", image_data()) == Outcome.HELD
+    assert scene.upload("uploads/cat-end.png", image_data()) == Outcome.HELD
+    scene.clock.advance(3)
+    body = job_file(end_image="cat-end.png", mode="Professional")
+    assert scene.upload("uploads/cat.json", body) == Outcome.PARKED
+    scene.clock.advance(20)
+    scene.dispatch()
+    assert len(scene.provider.submitted) == 1  # one upload of intent, one payment
+    assert scene.provider.submitted[0].end_image_url is not None
+    statuses = scene.statuses()
+    assert statuses["uploads/cat.png"] == statuses["uploads/cat-end.png"] == JobStatus.CLAIMED
+    assert statuses["uploads/cat.json"] == JobStatus.GENERATING
+    assert scene.failures() == []
+
+
+def test_a_job_file_waits_for_images_uploaded_after_it(scene, image_data):
+    assert scene.upload("uploads/cat.json", job_file()) == Outcome.HELD  # its image is not there yet
+    scene.clock.advance(2)
+    assert scene.upload("uploads/cat.png", image_data()) == Outcome.CLAIMED
+    assert scene.statuses()["uploads/cat.json"] == JobStatus.QUEUED
+    scene.dispatch()
+    assert len(scene.provider.submitted) == 1 and scene.failures() == []
+    assert "uploads/cat.png" not in scene.statuses()  # never a job of its own
+
+
+def test_a_job_files_missing_image_fails_once_the_grace_period_is_over(scene):
+    assert scene.upload("uploads/cat.json", job_file()) == Outcome.HELD
+    scene.dispatch()
+    assert scene.failures() == []
+    scene.clock.advance(11)
+    scene.dispatch()
+    assert scene.failures() == [ErrorCode.IMAGE_NOT_FOUND] and scene.provider.submitted == []
+
+
+def test_a_bad_image_no_job_file_names_fails_after_the_grace_period(scene, image_data):
+    assert scene.upload("uploads/tiny.png", image_data(100, 100)) == Outcome.HELD
+    scene.dispatch()
+    assert scene.failures() == []
+    scene.clock.advance(11)
+    scene.dispatch()
+    assert scene.failures() == [ErrorCode.IMAGE_TOO_SMALL] and scene.provider.submitted == []
+
+
+def test_an_image_uploaded_long_before_its_job_file_is_already_a_job(scene, image_data):
+    scene.upload("uploads/cat.png", image_data())
+    scene.clock.advance(60)
+    scene.dispatch()
+    assert scene.upload("uploads/cat.json", job_file()) == Outcome.PARKED
+    scene.dispatch()
+    assert len(scene.provider.submitted) == 2  # documented: the grace period had passed
+
+
+def test_with_the_job_files_trigger_images_never_start_jobs(fakes, clock, image_data):
+    scene = Scene(fakes, clock, grace=0, trigger=c.TRIGGER_JOB_FILES)
+    assert scene.upload("uploads/cat.png", image_data()) == Outcome.SKIPPED
+    assert scene.upload("uploads/cat.json", job_file()) == Outcome.PARKED
+    scene.dispatch()
+    assert len(scene.provider.submitted) == 1
