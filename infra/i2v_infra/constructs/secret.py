@@ -4,6 +4,15 @@ A new secret holds a random placeholder until an operator stores the real key
 (`aws secretsmanager put-secret-value --secret-id <name> --secret-string <key>`); until then the
 provider answers INVALID_API_KEY and the provider-error alarm fires. The key is never in an
 environment variable or a stack output: functions get the secret's ARN or name and read it at run time.
+
+A secret this stack creates is deleted with the stack, whatever `removalPolicy` says (that knob keeps
+the data: bucket, tables, logs). Its name, "<stack>/highway-api-key", is what operators type, so it
+stays fixed; a retained copy would block the next deploy of the same stack ("... already exists"), and
+CloudFormation deletes a secret without a recovery window, so the name is free again at once. The
+other way out, a name made unique per deploy, would leave a paid orphan and a new name to look up after
+every redeploy. The placeholder holds nothing worth keeping; the real key can be stored again from the
+provider's console. To keep a key across stack deletions, create the secret yourself and pass
+`apiKeySecretName`: the stack then only reads it and never deletes it.
 """
 
 from __future__ import annotations
@@ -17,8 +26,7 @@ from i2v_infra.nag import acknowledge
 
 
 class ApiKeySecret(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, existing_name: str | None, new_name: str,
-                 removal_policy: cdk.RemovalPolicy) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, existing_name: str | None, new_name: str) -> None:
         super().__init__(scope, construct_id)
         self.created = existing_name is None
         if existing_name is not None:
@@ -40,7 +48,7 @@ class ApiKeySecret(Construct):
                         f"{new_name} --secret-string <key>",
             generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True,
                                                                         password_length=40),
-            removal_policy=removal_policy,
+            removal_policy=cdk.RemovalPolicy.DESTROY,  # see the module docstring: never block a redeploy
         )
         acknowledge(secret, "SMG4",
                     "The key is issued in the HighwayAPI console, which offers no API to rotate it; "
