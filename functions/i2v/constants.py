@@ -35,6 +35,7 @@ ENV_MAX_VIDEO_BYTES = "I2V_MAX_VIDEO_BYTES"
 ENV_DOWNLOAD_URL_TTL = "I2V_DOWNLOAD_URL_TTL_SECONDS"
 ENV_IMAGE_URL_TTL = "I2V_IMAGE_URL_TTL_SECONDS"
 ENV_SUBMIT_MAX_ATTEMPTS = "I2V_SUBMIT_MAX_ATTEMPTS"
+ENV_JOB_RETENTION_DAYS = "I2V_JOB_RETENTION_DAYS"  # store: records expire (DynamoDB TTL) this long after the end
 ENV_TRIGGER = "I2V_TRIGGER"  # "images": images and job files start jobs; "job-files": only job and batch files do
 ENV_IMAGE_GRACE = "I2V_IMAGE_GRACE_SECONDS"  # an image waits this long for a job file that may name it
 ENV_POWERTOOLS_SERVICE = "POWERTOOLS_SERVICE_NAME"
@@ -57,7 +58,7 @@ FUNCTION_ENV: dict[str, tuple[str, ...]] = {
     FN_STATUS: (ENV_JOBS_TABLE, ENV_API_KEY_SECRET, ENV_PROVIDER_URL, *_OBSERVABILITY),
     FN_STORE: (ENV_BUCKET, ENV_TOPIC_ARN, ENV_JOBS_TABLE, ENV_CONTROL_TABLE, ENV_WAKE_QUEUE_URL, ENV_PROVIDER_URL,
                ENV_URL_POLICY, ENV_MAX_VIDEO_BYTES, ENV_DOWNLOAD_URL_TTL, ENV_MAX_IN_FLIGHT,
-               ENV_SUBMITS_PER_MINUTE, *_OBSERVABILITY),
+               ENV_SUBMITS_PER_MINUTE, ENV_JOB_RETENTION_DAYS, *_OBSERVABILITY),
 }
 # Read by every function when set, and set only by local runs: never part of a deployed function's environment.
 LOCAL_ONLY_ENV = (ENV_API_KEY, ENV_TIME_SCALE)

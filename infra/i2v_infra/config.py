@@ -28,6 +28,8 @@ as JSON text). A bad value fails synth with a message that names the knob.
 | trigger                       | images                      | images: images and job files start jobs;           |
 |                               |                             | job-files: only job and batch files do             |
 | imageGraceSeconds             | 10                          | an image waits this long for a job file naming it  |
+| jobRetentionDays              | 90                          | a job record expires (DynamoDB TTL) this many days |
+|                               |                             | after the job ends (1 to 3650)                     |
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class AppConfig:
     queue_age_alarm_seconds: int = DEFAULT_QUEUE_AGE_ALARM_SECONDS
     trigger: str = c.DEFAULT_TRIGGER
     image_grace_seconds: int = c.DEFAULT_IMAGE_GRACE_SECONDS
+    job_retention_days: int = c.DEFAULT_JOB_RETENTION_DAYS
 
     @property
     def destroy_on_delete(self) -> bool:
@@ -126,6 +129,7 @@ class AppConfig:
             removal_policy=_choice(get, "removalPolicy", REMOVAL_POLICIES, "retain"),
             trigger=_choice(get, "trigger", c.TRIGGERS, c.DEFAULT_TRIGGER),
             image_grace_seconds=_int(get, "imageGraceSeconds", c.DEFAULT_IMAGE_GRACE_SECONDS, 0, 900),
+            job_retention_days=_int(get, "jobRetentionDays", c.DEFAULT_JOB_RETENTION_DAYS, 1, 3650),
             api_key_secret_name=_matching(get, "apiKeySecretName", _SECRET_NAME, "a Secrets Manager secret name"),
             provider_url=_provider_url(get),
             lambda_memory_mb=_memory(get),

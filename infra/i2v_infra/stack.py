@@ -138,6 +138,7 @@ class PipelineStack(cdk.Stack):
             c.ENV_SUBMIT_MAX_ATTEMPTS: str(c.DEFAULT_SUBMIT_MAX_ATTEMPTS),
             c.ENV_IMAGE_URL_TTL: str(c.DEFAULT_IMAGE_URL_TTL),
             c.ENV_DOWNLOAD_URL_TTL: str(c.DEFAULT_DOWNLOAD_URL_TTL),
+            c.ENV_JOB_RETENTION_DAYS: str(config.job_retention_days),
             c.ENV_POWERTOOLS_SERVICE: c.SERVICE_NAME,
             c.ENV_POWERTOOLS_NAMESPACE: c.METRICS_NAMESPACE,
         })

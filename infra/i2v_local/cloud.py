@@ -145,6 +145,7 @@ class LocalCloud:
             c.ENV_TRIGGER: cfg.trigger, c.ENV_IMAGE_GRACE: str(cfg.image_grace_seconds),
             c.ENV_SUBMIT_MAX_ATTEMPTS: str(c.DEFAULT_SUBMIT_MAX_ATTEMPTS),
             c.ENV_IMAGE_URL_TTL: str(c.DEFAULT_IMAGE_URL_TTL), c.ENV_DOWNLOAD_URL_TTL: str(c.DEFAULT_DOWNLOAD_URL_TTL),
+            c.ENV_JOB_RETENTION_DAYS: str(c.DEFAULT_JOB_RETENTION_DAYS),
             c.ENV_POWERTOOLS_SERVICE: c.SERVICE_NAME, c.ENV_POWERTOOLS_NAMESPACE: c.METRICS_NAMESPACE,
         })
         union: dict[str, str] = {}

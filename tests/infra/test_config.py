@@ -200,3 +200,31 @@ def test_the_config_has_no_parameter_rules_of_its_own() -> None:
     assert "stack_defaults(" in source
     for rule in ("PROMPT_MAX", "MODES", "DURATIONS", "guidance_scale", "negative_prompt"):
         assert rule not in source, rule
+
+
+# --- job retention (issue 11, finding 7) -------------------------------------------------------------
+
+def test_job_retention_defaults_to_the_functions_default_and_parses_strings() -> None:
+    assert config().job_retention_days == c.DEFAULT_JOB_RETENTION_DAYS == 90
+    assert config(jobRetentionDays="30").job_retention_days == 30
+    assert config(jobRetentionDays=3650).job_retention_days == 3650
+
+
+@pytest.mark.parametrize("value", [0, -1, 3651, "forever", True])
+def test_job_retention_refuses_what_dynamodb_ttl_cannot_mean(value: Any) -> None:
+    with pytest.raises(ConfigError, match="jobRetentionDays"):
+        config(jobRetentionDays=value)
+
+
+def test_every_knob_is_documented_in_the_module_docstring() -> None:
+    import inspect
+    import re
+
+    from i2v_infra import config as config_module
+
+    source = inspect.getsource(config_module.AppConfig.from_context)
+    knobs = set(re.findall(r'get, "([a-zA-Z]+)"', source)) | {"defaults", "lambdaMemoryMb", "logRetentionDays",
+                                                                "providerUrl"}
+    doc = config_module.__doc__ or ""
+    for knob in knobs:
+        assert f"| {knob} " in doc, knob

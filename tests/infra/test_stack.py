@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,6 +104,17 @@ def test_settings_values(default_synth: Synth) -> None:
     assert refs(variables[c.ENV_IDEMPOTENCY_TABLE]) == {s.logical("Tables", "Idempotency")}
     assert refs(variables[c.ENV_CONTROL_TABLE]) == {s.logical("Tables", "Control")}
     assert refs(variables[c.ENV_API_KEY_SECRET]) == {s.logical("ApiKey", "Secret")}
+
+
+def test_job_retention_reaches_the_store_function(default_synth: Synth, tmp_path: Path) -> None:
+    from infra_synth import synthesize
+
+    assert env(default_synth, c.FN_STORE)[c.ENV_JOB_RETENTION_DAYS] == str(c.DEFAULT_JOB_RETENTION_DAYS)
+    assert env(synthesize(tmp_path, jobRetentionDays=30), c.FN_STORE)[c.ENV_JOB_RETENTION_DAYS] == "30"
+    for name in (c.FN_INTAKE, c.FN_DISPATCH, c.FN_STATUS):
+        assert c.ENV_JOB_RETENTION_DAYS not in env(default_synth, name)
+    ttl = default_synth.resource("Tables", "Jobs")["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": c.JOBS_TTL_ATTRIBUTE, "Enabled": True}
 
 
 def test_state_machine_arn_in_settings_names_the_real_state_machine(default_synth: Synth) -> None:
