@@ -18,6 +18,7 @@ from i2v.aws.control_table import DynamoLeaseStore
 from i2v.aws.faults import is_transient
 from i2v.aws.jobs_table import JobsTable
 from i2v.aws.notifier import Notifier
+from i2v.aws.outputs import DynamoOutputNames
 from i2v.aws.s3 import S3Bucket
 from i2v.aws.secrets import api_key
 from i2v.aws.waker import Waker
@@ -131,7 +132,8 @@ def store_deps() -> StoreDeps:
     waker = Waker(s.wake_queue_url)
     return StoreDeps(bucket=S3Bucket(s.bucket), notifier=Notifier(s.topic_arn), jobs=JobsTable(s.jobs_table),
                      release_slot=_capacity(s.control_table, s.capacity).release, copy_video=copy,
-                     wake_dispatcher=waker.wake, download_url_ttl=s.download_url_ttl)
+                     names=DynamoOutputNames(s.control_table), wake_dispatcher=waker.wake,
+                     download_url_ttl=s.download_url_ttl)
 
 
 _FACTORIES = (intake_deps, intake_waker, idempotency, dispatcher, status_deps, store_deps)

@@ -128,11 +128,11 @@ class MemoryBucket:
         url = f"https://{self.bucket}.s3.example.com/{quote(key)}?X-Amz-Expires={expires_in}"
         return url + (f"&versionId={version_id}" if version_id else "")
 
-    def put_json(self, key: str, document: dict[str, Any]) -> None:
+    def put_json(self, key: str, document: dict[str, Any]) -> str | None:
         self.meter.add("s3.PutObject")
-        self.put(key, json.dumps(document, ensure_ascii=False).encode(), content_type="application/json")
+        return self.put(key, json.dumps(document, ensure_ascii=False).encode(), content_type="application/json")
 
-    def upload_stream(self, key: str, stream: BinaryIO, content_type: str = "video/mp4") -> None:
+    def upload_stream(self, key: str, stream: BinaryIO, content_type: str = "video/mp4") -> str | None:
         self.meter.add("s3.PutObject")
         parts = []
         while True:
@@ -140,7 +140,23 @@ class MemoryBucket:
             if not chunk:
                 break
             parts.append(chunk)
-        self.put(key, b"".join(parts), content_type=content_type)
+        return self.put(key, b"".join(parts), content_type=content_type)
+
+    def copy_version(self, key: str, version_id: str, target: str) -> str | None:
+        self.meter.add("s3.HeadObject")
+        self.meter.add("s3.CopyObject")
+        source = self._find(key, Pin(version_id=version_id))
+        if source is None:
+            raise KeyError(f"NoSuchVersion: {key} {version_id}")
+        return self.put(target, source.data, content_type=source.content_type)
+
+    def delete_version(self, key: str, version_id: str) -> None:
+        self.meter.add("s3.DeleteObject")
+        versions = [v for v in self.objects.get(key, []) if v.version_id != version_id]
+        if versions:
+            self.objects[key] = versions
+        else:
+            self.objects.pop(key, None)
 
     # reading back
     def data(self, key: str) -> bytes:
@@ -151,6 +167,18 @@ class MemoryBucket:
 
     def has(self, key: str) -> bool:
         return key in self.objects
+
+    def fetch(self, url: str) -> bytes:
+        """What a presigned URL of this bucket serves (the version it names, else the latest)."""
+        from urllib.parse import parse_qs, unquote, urlsplit
+
+        parts = urlsplit(url)
+        key = unquote(parts.path.lstrip("/"))
+        version = parse_qs(parts.query).get("versionId", [None])[0]
+        obj = self._find(key, Pin(version_id=version) if version else None)
+        if obj is None:
+            raise KeyError(f"NoSuchKey: {key} ({version})")
+        return obj.data
 
     def versions(self, key: str) -> int:
         return len(self.objects.get(key, []))
@@ -386,3 +414,27 @@ class MemoryWaker:
     def wake_later(self, seconds: float, reason: str = "later") -> None:
         self.meter.add("sqs.SendMessage")
         self.later.append(seconds)
+
+
+class MemoryOutputNames:
+    """i2v.aws.outputs.DynamoOutputNames in a dict: who may write each output name (the newest upload)."""
+
+    def __init__(self, meter: Meter | None = None) -> None:
+        self.meter = meter or Meter()
+        self.items: dict[str, dict[str, str]] = {}
+
+    def claim(self, name: str, order: str, job_id: str) -> bool:
+        self.meter.add("dynamodb.UpdateItem")
+        item = self.items.get(name)
+        if item is not None and item["order"] > order:
+            return False
+        self.items[name] = {"order": order, "job_id": job_id}
+        return True
+
+    def confirm(self, name: str, order: str, version_id: str | None) -> bool:
+        self.meter.add("dynamodb.UpdateItem")
+        item = self.items.get(name)
+        if item is None or item["order"] != order:
+            return False
+        item["written_version"] = version_id or "-"
+        return True

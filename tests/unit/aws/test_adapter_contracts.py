@@ -4,6 +4,7 @@ AWS requests, so simulations and unit tests built on the fakes say true things a
 
 from __future__ import annotations
 
+import io
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from i2v import runtime
 from i2v.aws.backlog import DynamoBacklog
 from i2v.aws.control_table import DynamoLeaseStore
 from i2v.aws.jobs_table import JobsTable
+from i2v.aws.outputs import DynamoOutputNames
 from i2v.aws.s3 import S3Bucket
 from i2v.aws.waker import Waker
 from i2v.aws.workflow import Workflow
@@ -42,6 +44,7 @@ class Adapters:
     leases: Any
     workflow: Any
     waker: Any
+    names: Any
     counts: Counter[str]
 
     def put(self, key: str, data: bytes, versioned: bool = True) -> str | None:
@@ -86,7 +89,7 @@ def adapters(request, monkeypatch) -> Iterator[Adapters]:
         jobs = memory.MemoryJobs(meter)
         yield Adapters("memory", memory.MemoryBucket("media", meter), jobs, memory.MemoryBacklog(jobs),
                        memory.MeteredLeaseStore(meter), memory.MemoryWorkflow(meter), memory.MemoryWaker(meter),
-                       meter.counts)
+                       memory.MemoryOutputNames(meter), meter.counts)
         return
     for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": REGION,
                         "AWS_REGION": REGION}.items():
@@ -107,7 +110,7 @@ def adapters(request, monkeypatch) -> Iterator[Adapters]:
         requests.paused = False
         yield Adapters("aws", S3Bucket("media"), JobsTable(tables["jobs"]),
                        DynamoBacklog(tables["jobs"], tables["control"]), DynamoLeaseStore(tables["control"]),
-                       Workflow(machine), Waker(queue), requests.counts)
+                       Workflow(machine), Waker(queue), DynamoOutputNames(tables["control"]), requests.counts)
     runtime.reset()
 
 
@@ -302,3 +305,53 @@ def test_the_fakes_count_the_requests_the_real_adapters_make(adapters):
                 "dynamodb.Query": 3, "dynamodb.GetItem": 2, "dynamodb.BatchGetItem": 2,
                 "stepfunctions.StartExecution": 1, "sqs.SendMessage": 1}
     assert dict(made) == expected, (adapters.kind, dict(made))
+
+
+def test_output_names_go_to_the_newest_upload(adapters):
+    names, name = adapters.names, "outputs/a/cat.mp4"
+    assert names.claim(name, "2026-01-01T00:00:01.000Z#b", "b") is True
+    assert names.claim(name, "2026-01-01T00:00:00.000Z#a", "a") is False  # an older upload
+    assert names.claim(name, "2026-01-01T00:00:01.000Z#b", "b") is True  # the same job again (a retried store)
+    assert names.confirm(name, "2026-01-01T00:00:01.000Z#b", "v1") is True
+    assert names.claim(name, "2026-01-01T00:00:02.000Z#c", "c") is True
+    assert names.confirm(name, "2026-01-01T00:00:01.000Z#b", "v1") is False  # a newer upload claimed it since
+    assert names.confirm(name, "2026-01-01T00:00:02.000Z#c", None) is True
+    assert names.confirm("outputs/never-claimed.mp4", "2026-01-01T00:00:02.000Z#c", None) is False
+    assert names.claim("outputs/a/dog.mp4", "2026-01-01T00:00:00.000Z#a", "a") is True  # names are independent
+
+
+@pytest.mark.parametrize("size", [3, 9 * 1024 * 1024])  # one PutObject; a multipart upload
+def test_bucket_writes_answer_the_version_they_made(adapters, size):
+    bucket = adapters.bucket
+    first = bucket.upload_stream("outputs/v.mp4", io.BytesIO(b"1" * size))
+    second = bucket.upload_stream("outputs/v.mp4", io.BytesIO(b"2" * size))
+    assert first and second and first != second
+    assert bucket.read_range("outputs/v.mp4", 0, 2, Pin(version_id=first)) == b"111"
+    assert bucket.read_range("outputs/v.mp4", 0, 2) == b"222"
+    copied = bucket.copy_version("outputs/v.mp4", first, "outputs/v.own.mp4")
+    assert copied and bucket.read_range("outputs/v.own.mp4", 0, 2, Pin(version_id=copied)) == b"111"
+    bucket.delete_version("outputs/v.mp4", second)
+    assert bucket.read_range("outputs/v.mp4", 0, 2) == b"111"  # the latest is the first again
+    manifest = bucket.put_json("outputs/v.json", {"a": 1})
+    assert manifest and bucket.read_all("outputs/v.json", 100, Pin(version_id=manifest)).startswith(b"{")
+
+
+def test_bucket_writes_without_versions_answer_none(adapters):
+    adapters.put("uploads/x.png", b"x", versioned=False)  # suspends versioning
+    assert adapters.bucket.upload_stream("outputs/n.mp4", io.BytesIO(b"abc")) is None
+    assert adapters.bucket.put_json("outputs/n.json", {}) is None
+    assert adapters.bucket.read_range("outputs/n.mp4", 0, 2) == b"abc"
+
+
+def test_the_fakes_count_the_output_requests_the_real_adapters_make(adapters):
+    before = Counter(adapters.counts)
+    version = adapters.bucket.upload_stream("outputs/c.mp4", io.BytesIO(b"video"))
+    adapters.bucket.put_json("outputs/c.json", {"a": 1})
+    adapters.names.claim("outputs/c.mp4", "o#1", "j")
+    adapters.names.confirm("outputs/c.mp4", "o#1", version)
+    adapters.bucket.copy_version("outputs/c.mp4", version, "outputs/c.own.mp4")
+    adapters.bucket.delete_version("outputs/c.mp4", version)
+    made = Counter(adapters.counts)
+    made.subtract(before)
+    assert dict(+made) == {"s3.PutObject": 2, "dynamodb.UpdateItem": 2, "s3.HeadObject": 1, "s3.CopyObject": 1,
+                           "s3.DeleteObject": 1}, (adapters.kind, dict(+made))

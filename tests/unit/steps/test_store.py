@@ -18,6 +18,7 @@ from i2v.contracts.status import PollState, Stage
 from i2v.errors import VideoTransferError
 from i2v.steps.store import StoreDeps, store
 from i2v.video_transfer import VideoUnavailable
+from i2v_local.memory import MemoryOutputNames
 
 VIDEO = b"\x00\x00\x00\x20ftypisom" + b"\x01" * 5000
 JOB_ID = "0123456789abcdef0123456789abcdef"
@@ -46,10 +47,11 @@ def world(bucket, notifier, jobs_table, waker, clock, fakes):
         if holds_slot:
             capacity.acquire(JOB_ID, 3600)
         copy = CopyVideo(*copy_outcomes)
+        names = MemoryOutputNames(bucket.meter)
         deps = StoreDeps(bucket=bucket, notifier=notifier, jobs=jobs_table, release_slot=capacity.release,
-                         copy_video=copy, wake_dispatcher=waker.wake, download_url_ttl=ttl, clock=clock)
+                         copy_video=copy, names=names, wake_dispatcher=waker.wake, download_url_ttl=ttl, clock=clock)
         return SimpleNamespace(deps=deps, capacity=capacity, copy=copy, bucket=bucket, notifier=notifier,
-                               jobs=jobs_table, waker=waker, clock=clock)
+                               jobs=jobs_table, waker=waker, clock=clock, names=names)
 
     return build
 
@@ -108,7 +110,7 @@ def test_success_copies_the_video_writes_the_manifest_notifies_once_and_frees_th
         "bucket": "media",
         "key": "outputs/a/cat.mp4",
         "size_bytes": len(VIDEO),
-        "url": w.bucket.presign_get("outputs/a/cat.mp4", 3600),
+        "url": w.bucket.presign_get("outputs/a/cat.mp4", 3600, w.bucket.objects["outputs/a/cat.mp4"][-1].version_id),
         "url_expires_at": iso(w.clock() + 3600),
     }
     assert manifest["error"] is None
@@ -249,3 +251,162 @@ def test_reaching_store_with_neither_video_nor_error_is_an_internal_error(world)
     assert note["error"]["code"] == "INTERNAL_ERROR"
     assert note["error"]["stage"] == "store" and note["error"]["retryable"] is True
     assert out.error.code == "INTERNAL_ERROR"
+
+
+# --- output names: the later upload wins, whatever the finish order -------------------------------------
+
+OLDER, NEWER = "a" * 32, "b" * 32
+
+
+def upload_job(job_id: str, key: str, uploaded_at: str) -> Job:
+    j = job()
+    j.job_id, j.uploaded_at = job_id, uploaded_at
+    j.source = Source("media", key, f"v-{job_id[:4]}")
+    j.image_key = key
+    j.timings = {**j.timings, "uploaded_at": uploaded_at}
+    return j
+
+
+def finished(j: Job) -> WorkflowState:
+    state = WorkflowState.started(j, Task("task-" + j.job_id[:4], "2025-12-31T23:58:05.000Z"), deadline_at=None,
+                                  first_wait=54)
+    state.poll = Poll(state=PollState.SUCCEEDED, video_url=f"https://cdn.example.com/{j.job_id[:4]}.mp4",
+                      video_ttl=3600, provider_status="TASK_STATUS_SUCCEED", polls=4)
+    return as_handed_over(state)
+
+
+def video(tag: str) -> bytes:
+    return VIDEO + tag.encode() * 100
+
+
+def older() -> Job:  # uploads/a/cat.png, uploaded first
+    return upload_job(OLDER, "uploads/a/cat.png", "2025-12-31T23:58:00.000Z")
+
+
+def newer() -> Job:  # uploads/a/cat.jpg, uploaded a second later: the same output name
+    return upload_job(NEWER, "uploads/a/cat.jpg", "2025-12-31T23:58:01.000Z")
+
+
+def serves_what_it_says(note: dict, bucket, expected: bytes) -> None:
+    """The notification's URL serves the bytes it describes (their size is its size_bytes)."""
+    body = bucket.fetch(note["output"]["url"])
+    assert body == expected and len(body) == note["output"]["size_bytes"]
+
+
+def test_the_later_upload_finishing_last_takes_the_name_and_the_earlier_url_still_serves_its_video(
+        world, notification_validator):
+    w = world(video("old"), video("new"), holds_slot=False)
+    store(finished(older()), w.deps)
+    store(finished(newer()), w.deps)
+    first, second = w.notifier.published
+    assert first["output"]["key"] == second["output"]["key"] == "outputs/a/cat.mp4"
+    assert w.bucket.data("outputs/a/cat.mp4") == video("new")
+    assert w.bucket.json("outputs/a/cat.json") == second
+    serves_what_it_says(first, w.bucket, video("old"))  # its URL names the version it wrote
+    serves_what_it_says(second, w.bucket, video("new"))
+    for note in (first, second):
+        notification_validator.validate(note)
+
+
+def test_an_older_upload_finishing_last_gets_a_name_of_its_own(world, notification_validator):
+    w = world(video("new"), video("old"), holds_slot=False)
+    out_new = store(finished(newer()), w.deps)
+    out_old = store(finished(older()), w.deps)
+    by_job = {n["job_id"]: n for n in w.notifier.published}
+    assert by_job[NEWER]["output"]["key"] == "outputs/a/cat.mp4"
+    assert by_job[OLDER]["output"]["key"] == f"outputs/a/cat.{OLDER[:8]}.mp4"
+    assert w.bucket.data("outputs/a/cat.mp4") == video("new")  # the older never replaced the newer
+    assert w.bucket.versions("outputs/a/cat.mp4") == 1
+    assert w.bucket.json("outputs/a/cat.json") == by_job[NEWER]
+    assert w.bucket.json(f"outputs/a/cat.{OLDER[:8]}.json") == by_job[OLDER]
+    assert out_new.notification["manifest_key"] == "outputs/a/cat.json"
+    assert out_old.notification["manifest_key"] == f"outputs/a/cat.{OLDER[:8]}.json"
+    assert w.jobs.get(OLDER)["output_key"] == f"outputs/a/cat.{OLDER[:8]}.mp4"
+    serves_what_it_says(by_job[OLDER], w.bucket, video("old"))
+    serves_what_it_says(by_job[NEWER], w.bucket, video("new"))
+    for note in by_job.values():
+        notification_validator.validate(note)
+
+
+def test_an_older_failure_finishing_last_never_replaces_the_newer_manifest(world):
+    w = world(video("new"), holds_slot=False)
+    store(finished(newer()), w.deps)
+    late = finished(older())
+    late.poll.state, late.error = PollState.FAILED, ErrorDetail(code="TIMED_OUT", message="late", stage=Stage.POLL)
+    store(late, w.deps)
+    assert w.bucket.json("outputs/a/cat.json")["job_id"] == NEWER
+    assert w.bucket.json(f"outputs/a/cat.{OLDER[:8]}.json")["error"]["code"] == "TIMED_OUT"
+
+
+class NewerMidway:
+    """Runs the newer upload's whole store at one point of the older one's (the interleaving concurrent
+    store functions can produce)."""
+
+    def __init__(self, w, newer_copy: bytes) -> None:
+        self.w, self.newer_copy, self.done = w, newer_copy, False
+
+    def run(self) -> None:
+        if not self.done:
+            self.done = True
+            older_copy = self.w.deps.copy_video
+            self.w.deps.copy_video = CopyVideo(self.newer_copy)
+            store(finished(newer()), self.w.deps)
+            self.w.deps.copy_video = older_copy
+
+
+@pytest.mark.parametrize("when", ["during the video copy", "before the confirmation"])
+def test_a_newer_upload_claiming_the_name_while_the_older_writes_it_sends_the_older_to_its_own_name(
+        world, notification_validator, when):
+    w = world(video("old"), holds_slot=False)
+    midway = NewerMidway(w, video("new"))
+    if when == "during the video copy":  # the newer one's video lands first, the older one's on top of it
+        copy = w.deps.copy_video
+
+        def copy_video(url, upload):
+            midway.run()
+            return copy(url, upload)
+        w.deps.copy_video = copy_video
+    else:  # the older one wrote video and manifest; the newer claims and writes before the older confirms
+        confirm = w.names.confirm
+
+        def late_confirm(name, order, version_id):
+            midway.run()
+            return confirm(name, order, version_id)
+        w.names.confirm = late_confirm
+    store(finished(older()), w.deps)
+    by_job = {n["job_id"]: n for n in w.notifier.published}
+    assert by_job[NEWER]["output"]["key"] == "outputs/a/cat.mp4"
+    assert by_job[OLDER]["output"]["key"] == f"outputs/a/cat.{OLDER[:8]}.mp4"
+    assert w.bucket.data("outputs/a/cat.mp4") == video("new")  # the older one's version was taken back
+    assert w.bucket.json("outputs/a/cat.json") == by_job[NEWER]
+    assert w.bucket.json(f"outputs/a/cat.{OLDER[:8]}.json") == by_job[OLDER]
+    serves_what_it_says(by_job[OLDER], w.bucket, video("old"))
+    serves_what_it_says(by_job[NEWER], w.bucket, video("new"))
+    for note in by_job.values():
+        notification_validator.validate(note)
+
+
+def test_without_versions_an_older_job_that_lost_the_name_while_writing_fetches_its_video_again(
+        world, fakes, clock, notification_validator):
+    w = world(video("old"), video("old"), holds_slot=False)
+    w.bucket.versioned = False
+    midway = NewerMidway(w, video("new"))
+    confirm = w.names.confirm
+    w.names.confirm = lambda *args: (midway.run(), confirm(*args))[1]
+    store(finished(older()), w.deps)
+    by_job = {n["job_id"]: n for n in w.notifier.published}
+    assert w.copy.urls == [f"https://cdn.example.com/{OLDER[:4]}.mp4"] * 2  # fetched again into its own name
+    assert by_job[OLDER]["output"]["key"] == f"outputs/a/cat.{OLDER[:8]}.mp4"
+    assert w.bucket.data(f"outputs/a/cat.{OLDER[:8]}.mp4") == video("old")
+    assert "versionId" not in by_job[OLDER]["output"]["url"]
+    notification_validator.validate(by_job[OLDER])
+
+
+def test_a_retried_store_keeps_the_name_it_holds(world):
+    w = world(VideoTransferError("reset"), VIDEO)
+    with pytest.raises(VideoTransferError):
+        store(succeeded_state(), w.deps)
+    store(succeeded_state(), w.deps)
+    [note] = w.notifier.published
+    assert note["output"]["key"] == "outputs/a/cat.mp4"
+    assert w.names.items["outputs/a/cat.mp4"]["job_id"] == JOB_ID
