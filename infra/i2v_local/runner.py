@@ -89,8 +89,8 @@ class LocalRun:
         s3 = self.cloud.client("s3")
         views: dict[str, JobView] = {}
         cfg = self.cloud.config
-        for upload in uploads:
-            if classify_key(upload.key, cfg.uploads_prefix, cfg.outputs_prefix).is_job:
+        for upload in uploads:  # a file uploaded only because a job file names it is that job's input, no job
+            if upload.is_job and classify_key(upload.key, cfg.uploads_prefix, cfg.outputs_prefix).is_job:
                 views[upload.key] = JobView(upload.key)
         for upload in uploads:
             with open(upload.path, "rb") as body:
