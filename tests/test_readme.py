@@ -1,9 +1,12 @@
 """The README as a newcomer reads it: what it shows is what the commands print, and it points only
-at things in this repository."""
+at things in this repository (README.md and docs/*.md are all the documents users have)."""
 
 from __future__ import annotations
 
+import ast
+import io
 import re
+import tokenize
 from pathlib import Path
 
 from i2v_local.up import banner
@@ -11,6 +14,12 @@ from support import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# Documents that lived outside the repository once; nothing may point at them any more.
+OUTSIDE = ("../shared", "DESIGN.md", "PROVIDER_API.md", "LOCAL_CLOUD_NOTES.md")
+SOURCE_FOLDERS = ("functions", "infra", "tests", "docs")
+SKIPPED_FOLDERS = {"__pycache__", "node_modules", "cdk.out"}
+LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")  # [text](target "title")
+SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # https:, mailto: ...: not a file of the repository
 
 
 def test_the_up_banner_in_the_readme_is_the_one_i2v_up_prints(monkeypatch):
@@ -30,10 +39,73 @@ def test_the_readme_covers_a_newcomers_path():
         assert needed in text, needed
 
 
+def _prose(text: str) -> str:
+    """The text without its fenced code blocks, where brackets are not links."""
+    return re.sub(r"^(```|~~~).*?^\1[^\n]*$", "", text, flags=re.S | re.M)
+
+
+def _anchors(doc: Path) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown file (a repeated heading gets -1, -2 ...)."""
+    anchors: set[str] = set()
+    seen: dict[str, int] = {}
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*#*\s*$", _prose(doc.read_text(encoding="utf-8")), re.M):
+        text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link in a heading keeps its text
+        slug = re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        anchors.add(f"{slug}-{count}" if count else slug)
+        seen[slug] = count + 1
+    return anchors
+
+
 def test_documents_point_only_inside_the_repository():
+    root = ROOT.resolve()
     for doc in DOCS:
         text = doc.read_text(encoding="utf-8")
-        for outside in ("../shared", "DESIGN.md", "PROVIDER_API.md", "LOCAL_CLOUD_NOTES.md"):
+        for outside in OUTSIDE:
             assert outside not in text, f"{doc.name} points to {outside}"
-        for target in re.findall(r"\]\(([^)#:]+)\)", text):  # relative links resolve
-            assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which does not exist"
+        for target in LINK.findall(_prose(text)):
+            if SCHEME.match(target):
+                continue  # a web page, not a file
+            path, _, anchor = target.partition("#")
+            resolved = (doc.parent / path).resolve() if path else doc.resolve()
+            assert resolved.is_relative_to(root), f"{doc.name} links to {target}, outside the repository"
+            assert resolved.is_file(), f"{doc.name} links to {target}, which is not a file of the repository"
+            if anchor and resolved.suffix == ".md":
+                assert anchor in _anchors(resolved), f"{doc.name} links to {target}: no such heading"
+
+
+def test_the_link_check_sees_the_links_the_readme_has():
+    """A link pattern that matched nothing would let the check above pass whatever the documents say."""
+    checked = {doc.name: [t for t in LINK.findall(_prose(doc.read_text(encoding="utf-8"))) if not SCHEME.match(t)]
+               for doc in DOCS}
+    assert "docs/guarantees.md" in checked["README.md"]
+    assert "docs/performance.md" in checked["README.md"]
+    assert "#jobs-how-a-user-says-what-to-make" in checked["README.md"]
+
+
+def _python_prose(text: str) -> str:
+    """The comments and docstrings of a Python file: where a test would point a reader somewhere."""
+    comments = [tok.string for tok in tokenize.generate_tokens(io.StringIO(text).readline)
+                if tok.type == tokenize.COMMENT]
+    docstrings = [ast.get_docstring(node, clean=False) or "" for node in ast.walk(ast.parse(text))
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))]
+    return "\n".join(comments + docstrings)
+
+
+def test_no_source_file_points_to_documents_outside_the_repository():
+    """Comments, docstrings and documents point at docs/, not at documents users do not have. In tests,
+    only comments and docstrings count: a test may name them as data (as this one does)."""
+    found = []
+    for folder in SOURCE_FOLDERS:
+        for path in sorted((ROOT / folder).rglob("*")):
+            parts = path.relative_to(ROOT).parts
+            if not path.is_file() or any(part.startswith(".") or part in SKIPPED_FOLDERS for part in parts):
+                continue
+            data = path.read_bytes()
+            if b"\0" in data[:8192]:
+                continue  # binary (images, videos)
+            text = data.decode("utf-8", "replace")
+            if folder == "tests" and path.suffix == ".py":
+                text = _python_prose(text)
+            found += [f"{path.relative_to(ROOT)}: {outside}" for outside in OUTSIDE if outside in text]
+    assert not found, "point these at docs/ instead: " + ", ".join(found)

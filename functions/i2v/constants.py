@@ -110,7 +110,7 @@ DEFAULTS_FILE_NAME = "_defaults.json"
 MANIFEST_SUFFIX = ".json"
 VIDEO_SUFFIX = ".mp4"
 
-# --- provider rules (PROVIDER_API.md) ------------------------------------------------------------
+# --- provider rules (docs/provider.md) ------------------------------------------------------------
 MODES = ("Standard", "Professional")
 DURATIONS = (5, 10)
 PROMPT_MAX = 2000

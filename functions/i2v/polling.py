@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from i2v.provider.models import STATUS_QUEUED
 
-# Observed generation times (PROVIDER_API.md): Standard about 1 to 3 minutes, Professional 5 to 7.
+# Observed generation times (docs/provider.md): Standard about 1 to 3 minutes, Professional 5 to 7.
 GENERATION_PRIOR = {"Standard": (60.0, 180.0), "Professional": (300.0, 420.0)}
 
 

@@ -122,7 +122,7 @@ def new_task(mode: str, duration: int, config: SimConfig, dice: Dice, now: float
 
 
 def result_body(task: Task, now: float, video_base: str, show_hints: bool) -> dict[str, Any]:
-    """The Get Task Result reply for ``task`` at ``now``, shaped as PROVIDER_API.md shows."""
+    """The Get Task Result reply for ``task`` at ``now``, shaped as the provider's (docs/provider.md)."""
     status, reason = task.status(now)
     end = task.ended_at()
     body_task: dict[str, Any] = {

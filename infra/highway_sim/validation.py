@@ -1,4 +1,4 @@
-"""Submit-body rules, image fetching and image byte rules, as PROVIDER_API.md publishes them.
+"""Submit-body rules, image fetching and image byte rules, as the provider publishes them (docs/provider.md).
 
 Strict on purpose: the simulator exists to catch a pipeline that sends what the real service
 would refuse (nulls for optional fields, floats for ``duration``, stray fields).

@@ -1,4 +1,4 @@
-"""Jobs as users give them (DESIGN.md "Jobs" and "Outputs"), through the whole local pipeline.
+"""Jobs as users give them (the README's "Jobs" section), through the whole local pipeline.
 
 Every bad input ends in exactly one schema-valid FAILED notification with a specific code, a message
 that says what was expected, and no provider submission. Awkward but valid names all succeed.

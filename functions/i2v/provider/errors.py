@@ -1,4 +1,4 @@
-"""The provider's error table (PROVIDER_API.md) as named exceptions that say whether a retry helps.
+"""The provider's error table (docs/provider.md) as named exceptions that say whether a retry helps.
 
 Messages carry the provider's reason and message, never the request headers or the API key.
 """

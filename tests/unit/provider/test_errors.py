@@ -16,7 +16,7 @@ from i2v.provider.errors import (
     classify,
 )
 
-# Every row of the error table in PROVIDER_API.md: (HTTP, reason, class, retryable, operators alerted)
+# Every row of the error table in docs/provider.md: (HTTP, reason, class, retryable, operators alerted)
 TABLE = [
     (400, "INVALID_REQUEST_BODY", ProviderRejected, False, False),
     (400, "INVALID_IMAGE_FORMAT", ProviderRejected, False, False),
