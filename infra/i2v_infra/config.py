@@ -248,5 +248,12 @@ def _memory(get: Callable[[str], Any]) -> dict[str, int]:
     given = _known_object(get, knob, DEFAULT_LAMBDA_MEMORY_MB)
     merged = dict(DEFAULT_LAMBDA_MEMORY_MB)
     for name, raw in given.items():
-        merged[name] = _int(lambda _k, raw=raw: raw, f"{knob}.{name}", DEFAULT_LAMBDA_MEMORY_MB[name], 128, 10240)
+        merged[name] = _int(_constant(raw), f"{knob}.{name}", DEFAULT_LAMBDA_MEMORY_MB[name], 128, 10240)
     return merged
+
+
+def _constant(value: Any) -> Callable[[str], Any]:
+    """A context getter that answers ``value`` for any knob (to parse one member of an object knob)."""
+    def get(_knob: str) -> Any:
+        return value
+    return get

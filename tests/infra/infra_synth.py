@@ -16,8 +16,8 @@ from typing import Any
 from i2v_infra.resources import FUNCTIONS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
-REPORT_ONLY = {"@aws-cdk/core:failSynthOnValidationErrors": False}
+SKIP_BUNDLING: dict[str, list[str]] = {"aws:cdk:bundling-stacks": []}
+REPORT_ONLY: dict[str, bool] = {"@aws-cdk/core:failSynthOnValidationErrors": False}
 # The "existing" variant: an existing bucket and secret, with both email subscriptions.
 EXISTING = {
     "bucketName": "existing-i2v-bucket",

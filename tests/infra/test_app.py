@@ -89,7 +89,7 @@ def _with_partition(cfn: dict, partition: str) -> dict:
 
 
 def test_cfn_lint_finds_no_errors_or_warnings(any_synth: Synth, tmp_path: Path) -> None:
-    from cfnlint.api import ManualArgs, lint_file
+    from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
 
     template = tmp_path / "template.json"
     template.write_text(json.dumps(_with_partition(any_synth.cfn, "aws")))

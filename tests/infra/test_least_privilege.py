@@ -168,7 +168,7 @@ def _raw_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **context: An
     by_path = {n.node.path: synth.stack.get_logical_id(n) for n in synth.stack.node.find_all()
                if isinstance(n, cdk.CfnResource)}
     report = AwsSolutionsChecks().validate_scope(synth.app)
-    return {(by_path[r.construct_path], v.rule_name) for v in report.violations for r in v.violating_resources}
+    return {(by_path[str(r.construct_path)], v.rule_name) for v in report.violations for r in v.violating_resources}
 
 
 class _Silent:

@@ -92,7 +92,8 @@ class Monitoring(Construct):
             alarm_factory_defaults=mc.AlarmFactoryDefaults(
                 alarm_name_prefix=self.prefix, actions_enabled=True, datapoints_to_alarm=1,
                 action=mc.SnsAlarmActionStrategy(on_alarm_topic=self.alarm_topic, on_ok_topic=self.alarm_topic)))
-        self.dashboard = dashboards.dashboard
+        assert dashboards.dashboard is not None  # create_dashboard=True
+        self.dashboard: cw.Dashboard = dashboards.dashboard
         self.facade.add_large_header("i2v pipeline")
         self.facade.add_widget(cw.TextWidget(
             markdown="S3 uploads → queue → **intake** → backlog → **dispatch** → workflow (**status** polls) → "
@@ -123,7 +124,8 @@ class Monitoring(Construct):
                            "f": pipeline_metric(c.METRIC_FAILED, period=ONE_HOUR)},
             label="failed videos (%)", period=ONE_HOUR)
 
-        def alarmed(metric: cw.IMetric, name: str, threshold: float, description: str) -> mc.CustomMetricWithAlarm:
+        def alarmed(metric: cw.Metric | cw.MathExpression, name: str, threshold: float,
+                    description: str) -> mc.CustomMetricWithAlarm:
             return mc.CustomMetricWithAlarm(metric=metric, alarm_friendly_name=name,
                                             add_alarm={name: _above(threshold, self._name(name), description)})
 

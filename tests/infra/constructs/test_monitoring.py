@@ -81,16 +81,16 @@ def test_the_pipeline_alarms_are_kept(default_synth: Synth) -> None:
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_every_function_alarms_on_errors_and_throttles(default_synth: Synth, name: str) -> None:
     function = default_synth.function_id(name)
-    found = {}
+    found: dict[str, dict[str, Any]] = {}
     for props in _alarms(default_synth).values():
         metric = _single_metric(props)
         if metric["namespace"] == "AWS/Lambda" and {"Name": "FunctionName", "Value": {"Ref": function}} in metric["dimensions"]:
             found[metric["name"]] = props
     assert {"Errors", "Throttles"} <= set(found), name
-    for metric in ("Errors", "Throttles"):
-        props = found[metric]
-        assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0), metric
-        assert _single_metric(props)["stat"] == "Sum"
+    for metric_name in ("Errors", "Throttles"):
+        alarm = found[metric_name]
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0), metric_name
+        assert _single_metric(alarm)["stat"] == "Sum"
 
 
 @pytest.mark.parametrize("table", TABLES)
