@@ -3,6 +3,7 @@
     python -m i2v_bench                       # everything (a few minutes on 2 cores)
     python -m i2v_bench --quick               # smoke run: smaller everything, written to bench-results/quick/
     python -m i2v_bench --only polling,store  # some sections; the others are kept from results.json
+    python -m i2v_bench --quick --only backlog
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-SECTIONS = ("polling", "store", "cold_start", "throughput")
+SECTIONS = ("polling", "store", "cold_start", "throughput", "backlog")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "bench-results"
 
@@ -33,7 +35,7 @@ def _sections(value: str) -> list[str]:
     return names
 
 
-def run_section(name: str, quick: bool, polling_meta: dict) -> object:
+def run_section(name: str, quick: bool, polling_meta: dict, results: dict[str, Any]) -> object:
     started = time.monotonic()
     _log(f"[{name}] running{' (quick)' if quick else ''} ...")
     if name == "polling":
@@ -54,6 +56,11 @@ def run_section(name: str, quick: bool, polling_meta: dict) -> object:
         from i2v_bench import cold_start
 
         value = cold_start.run(quick=quick, progress=_log)["rows"]
+    elif name == "backlog":
+        from i2v_bench import backlog
+
+        adaptive = next((r for r in results.get("polling") or [] if r.get("strategy") == "adaptive"), None)
+        value = backlog.run(quick=quick, adaptive=adaptive, progress=_log)["rows"]
     else:
         from i2v_bench import throughput
 
@@ -95,11 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     polling_meta: dict = {}
     for name in SECTIONS:
         if name in args.only:
-            results[name] = run_section(name, args.quick, polling_meta)
+            results[name] = run_section(name, args.quick, polling_meta, results)
     wall = time.monotonic() - started
 
     report.write_json(results, out / "results.json")
     plotted = "polling" in args.only and report.plot_polling(results["polling"], out / report.PLOT_NAME)
+    plotted_backlog = "backlog" in args.only and report.plot_backlog(results["backlog"], out / report.BACKLOG_PLOT_NAME)
     context = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "wall": f"{wall / 60:.1f} min"
                + ("" if set(args.only) == set(SECTIONS) else f" for {', '.join(args.only)}"),
                "machine": f"{platform.machine()} Linux, {_cpus()} cores, Python {platform.python_version()}",
@@ -107,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "README-performance.md").write_text(report.markdown(results, context), encoding="utf-8")
     print(report.console(results))
     print(f"\nwrote {out / 'results.json'}" + (f", {out / report.PLOT_NAME}" if plotted else "")
+          + (f", {out / report.BACKLOG_PLOT_NAME}" if plotted_backlog else "")
           + f", {out / 'README-performance.md'}  ({wall:.0f} s)")
     return 0
 

@@ -3,7 +3,7 @@
 Every measurement is a new `python -c "t=perf_counter(); import MODULE; ..."` process with the
 environment a Lambda has (LAMBDA_TASK_ROOT, AWS_LAMBDA_FUNCTION_NAME, region, dummy credentials,
 Powertools and I2V_* variables as the stack sets them), so Powertools' Tracer turns on as it does in
-AWS. Runs are interleaved (boto3, submit, status, store, boto3, ...) so background load hits all alike.
+AWS. Runs are interleaved (boto3, intake, dispatch, status, store, boto3, ...) so background load hits all alike.
 
 Two bytecode situations, both measured in the same run (a private PYTHONPYCACHEPREFIX, deleted after):
 - "bytecode" (the headline ratio): every module has its compiled .pyc, as a warm disk cache would;
@@ -28,11 +28,13 @@ import sys
 import sysconfig
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from i2v_bench.stats import median
 
-HANDLERS = ("i2v.handlers.submit", "i2v.handlers.status", "i2v.handlers.store")
+HANDLERS = ("i2v.handlers.intake", "i2v.handlers.dispatch", "i2v.handlers.status", "i2v.handlers.store")
 BASELINE = "boto3"
 RUNS = 15
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "dateutil", "six")  # precompiled in the Lambda runtime
@@ -68,7 +70,8 @@ def lambda_env(function: str, pycache: str) -> dict:
         "I2V_BUCKET": "bench-bucket", "I2V_UPLOADS_PREFIX": "uploads/", "I2V_OUTPUTS_PREFIX": "outputs/",
         "I2V_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench",
         "I2V_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:bench",
-        "I2V_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench", "I2V_JOBS_TABLE": "bench-jobs",
+        "I2V_WAKE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-wake",
+        "I2V_JOBS_TABLE": "bench-jobs",
         "I2V_IDEMPOTENCY_TABLE": "bench-idempotency", "I2V_CONTROL_TABLE": "bench-control",
         "I2V_API_KEY_SECRET": "bench/highway-api-key", "HIGHWAY_API_BASE_URL": "https://api.highwayapi.ai",
         "I2V_URL_POLICY": "public-https",
@@ -126,7 +129,7 @@ def import_breakdown(module: str, pycache: str, top: int = 8) -> dict:
             "by_package_ms": {k: round(v / 1000, 1) for k, v in by_package.most_common(top)}}
 
 
-def run(quick: bool = False, progress=print) -> dict:
+def run(quick: bool = False, progress: Callable[[str], None] = print) -> dict[str, Any]:
     runs = 3 if quick else RUNS
     workdir = tempfile.mkdtemp(prefix="i2v-bench-pycache-")
     xray_marker_existed = XRAY_MARKER_DIR.exists()

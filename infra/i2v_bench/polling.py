@@ -1,9 +1,10 @@
 """Polling: detection lag, polls, state transitions and cost per job, adaptive against fixed timers.
 
-Each simulated job is driven through the real status step (`i2v.steps.check_status.check_status`, which
-calls `policy.next_wait(...)` and `scaled(...)` exactly as the status Lambda does) with a fake provider
-client and a fake clock, so everything runs in simulated seconds. The first wait is the one the submit
-step puts in the initial state: `scaled(policy.first_wait(mode), 1)`.
+Each simulated job is driven through the real status step (`i2v.steps.check_status.check_status` on an
+`i2v.contracts.state.WorkflowState`, which calls `policy.next_wait(...)` and `scaled(...)` exactly as the
+status Lambda does) with a fake provider client and a fake clock, so everything runs in simulated seconds.
+The first wait is the one the dispatcher puts in the state it starts the workflow with
+(`WorkflowState.started(..., first_wait=scaled(policy.first_wait(mode), 1))`).
 
 Job model (seeded; every strategy sees the very same jobs and the very same hint draws):
 - mode: 70 % Standard, 30 % Professional (the stack default is Standard; Professional is the paid upgrade)
@@ -20,12 +21,16 @@ from __future__ import annotations
 import dataclasses
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from i2v.clock import iso
+from i2v.contracts.job import Job as PipelineJob
+from i2v.contracts.job import JobKind, Source
+from i2v.contracts.state import Task, WorkflowState
+from i2v.contracts.status import PollState
 from i2v.polling import DEFAULT_POLICY, PollingPolicy, scaled
-from i2v.provider.models import parse_task_result
+from i2v.provider.models import TaskResult, parse_task_result
 from i2v.steps.check_status import StatusDeps, check_status
-from i2v.workflow_state import POLL_SUCCEEDED, POLL_WAITING
 from i2v_bench import asl, costs
 from i2v_bench.stats import mean, percentile
 
@@ -66,7 +71,8 @@ class FixedInterval:
     def first_wait(self, mode: str) -> float:
         return self.seconds
 
-    def next_wait(self, mode, status, elapsed, eta=None, progress=None) -> float:
+    def next_wait(self, mode: str, status: str, elapsed: float, eta: float | None = None,
+                  progress: float | None = None) -> float:
         return self.seconds
 
 
@@ -101,7 +107,7 @@ class FakeProvider:
         self.job, self.clock = job, clock
         self.rng = random.Random(seed * 1_000_003 + job.index)  # same draws for every strategy
 
-    def get_result(self, task_id: str):
+    def get_result(self, task_id: str) -> TaskResult:
         job, t = self.job, self.clock.t
         show = self.rng.random() < P_HINT_ON_POLL  # drawn on every poll so strategies stay in step
         task = {"task_id": task_id, "task_type": "KLING_V16_I2V_" + job.mode.upper(), "reason": ""}
@@ -128,26 +134,31 @@ class SimClock:
         return EPOCH + self.t
 
 
-def run_job(job: Job, policy, seed: int) -> tuple[float, int]:
+def _pipeline_job(job: Job) -> PipelineJob:
+    key = f"uploads/bench/item-{job.index:06d}.png"
+    return PipelineJob(job_id=f"job-{job.index}", kind=JobKind.IMAGE, source=Source("bench", key, version_id="v1"),
+                       video_key=f"outputs/bench/item-{job.index:06d}.mp4",
+                       manifest_key=f"outputs/bench/item-{job.index:06d}.json", image_key=key,
+                       request={"mode": job.mode})
+
+
+def run_job(job: Job, policy: Any, seed: int) -> tuple[float, int]:
     """(detection lag in s, polls) for one job, through the real status step."""
     clock = SimClock()
     deps = StatusDeps(client=FakeProvider(job, clock, seed), jobs=None, time_scale=1.0, policy=policy, clock=clock)
-    state = {"job": {"job_id": f"job-{job.index}", "request": {"mode": job.mode}},
-             "task": {"task_id": f"task-{job.index}", "submitted_at": iso(EPOCH)},
-             "deadline_at": EPOCH + DEADLINES[job.mode],
-             "poll": {"state": POLL_WAITING, "wait_seconds": scaled(policy.first_wait(job.mode), 1.0), "polls": 0,
-                      "not_found": 0, "errors": 0, "provider_status": None, "progress_percent": None},
-             "error": None}
+    state = WorkflowState.started(_pipeline_job(job), Task(task_id=f"task-{job.index}", submitted_at=iso(EPOCH)),
+                                  deadline_at=EPOCH + DEADLINES[job.mode],
+                                  first_wait=scaled(policy.first_wait(job.mode), 1.0))
     while True:
-        clock.t += state["poll"]["wait_seconds"]  # the Wait state
+        clock.t += state.poll.wait_seconds  # the Wait state
         state = check_status(state, deps)  # the status Lambda
-        if state["poll"]["state"] != POLL_WAITING:
-            if state["poll"]["state"] != POLL_SUCCEEDED:
-                raise RuntimeError(f"simulated job {job.index} ended {state['poll']['state']}: {state['error']}")
-            return clock.t - job.done_at, state["poll"]["polls"]
+        if state.poll.state != PollState.WAITING:
+            if state.poll.state != PollState.SUCCEEDED:
+                raise RuntimeError(f"simulated job {job.index} ended {state.poll.state}: {state.error}")
+            return clock.t - job.done_at, state.poll.polls
 
 
-def measure(policy, jobs: list[Job], seed: int) -> dict:
+def measure(policy: Any, jobs: list[Job], seed: int) -> dict[str, Any]:
     lags, polls, transitions = [], [], []
     by_mode: dict[str, list] = {"Standard": [], "Professional": []}
     by_hint: dict[str, list] = {"ok": [], "none": [], "low": [], "high": []}
@@ -178,7 +189,7 @@ def measure(policy, jobs: list[Job], seed: int) -> dict:
     }
 
 
-def run(quick: bool = False, seed: int = SEED, jobs: int | None = None) -> dict:
+def run(quick: bool = False, seed: int = SEED, jobs: int | None = None) -> dict[str, Any]:
     count = jobs or (600 if quick else JOBS)
     population = make_jobs(count, seed)
     rows = []

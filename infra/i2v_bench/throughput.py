@@ -6,8 +6,12 @@ in-flight cap (10) meter them out, and every notification is read back from the 
 Simulator and workflow run `speed` times faster than the real service (waits are scaled the same way),
 so latencies are also given in provider-equivalent seconds (x speed).
 
-It also counts the AWS API requests the handlers make per upload (S3, DynamoDB, SNS, Step Functions),
-which is where the per-job request counts of costs.py come from.
+It also counts the AWS API requests the handlers make per upload, by operation and by service (S3,
+DynamoDB, SQS, SNS, Step Functions; the local event sources' own receives and deletes included, empty polls
+too), and how busy the provider is while uploads wait: every SAMPLE_SECONDS the benchmark (in its own
+thread, whose requests are not counted) reads the simulator's tasks in flight and whether any job is still
+QUEUED in the jobs table; the time-weighted mean over the samples with a QUEUED job is
+`provider_in_flight_mean_while_waiting` (the goal: at least 90 % of the in-flight cap).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import threading
 import time
 from collections import Counter, defaultdict
+from typing import Any
 
 from i2v_bench.stats import mean, percentile
 
@@ -27,6 +32,7 @@ MAX_IN_FLIGHT = 10
 PROFESSIONAL_EVERY = 10  # uploads 3, 6, 9 of every 10 are Professional: 30 %
 SEED = 11
 COUNTED_SERVICES = ("s3", "dynamodb", "sns", "stepfunctions", "sqs")
+SAMPLE_SECONDS = 0.2
 
 
 def _image(index: int) -> bytes:
@@ -74,19 +80,77 @@ class RequestCounter:
         BaseClient._make_api_call = self._original
 
     def record(self, service: str, operation: str, params: dict) -> None:
-        if threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is threading.main_thread() or threading.current_thread().name == "bench-sampler":
             return
         with self._lock:
             self.counts[f"{service}.{operation}"] += 1
             if operation == "BatchGetItem":
                 self.batch_get_items += sum(len(v.get("Keys", [])) for v in (params.get("RequestItems") or {}).values())
 
-    def per_upload(self, uploads: int) -> dict:
+    def per_upload(self, uploads: int) -> dict[str, float]:
         out = {name: round(n / uploads, 2) for name, n in sorted(self.counts.items())
                if name.split(".")[0] in COUNTED_SERVICES}
         if self.batch_get_items:
             out["dynamodb.BatchGetItem.items"] = round(self.batch_get_items / uploads, 2)
         return out
+
+    def per_upload_by_service(self, uploads: int) -> dict[str, float]:
+        totals: Counter = Counter()
+        for name, n in self.counts.items():
+            service = name.split(".")[0]
+            if service in COUNTED_SERVICES:
+                totals[service] += n
+        return {service: round(n / uploads, 2) for service, n in sorted(totals.items())}
+
+
+def _queued(cloud: Any) -> int:
+    """Jobs still QUEUED (waiting in the backlog), read from the jobs table."""
+    ddb = cloud.client("dynamodb")
+    count, kwargs = 0, {}
+    while True:
+        reply = ddb.scan(TableName=cloud.tables["jobs"], Select="COUNT", FilterExpression="#s = :q",
+                         ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":q": {"S": "QUEUED"}},
+                         **kwargs)
+        count += reply["Count"]
+        if "LastEvaluatedKey" not in reply:
+            return count
+        kwargs = {"ExclusiveStartKey": reply["LastEvaluatedKey"]}
+
+
+def in_flight_while_waiting(samples: list[tuple[float, int, int]]) -> tuple[float | None, float]:
+    """(time-weighted mean of the provider's tasks in flight over the samples with a QUEUED job, seconds covered)."""
+    area = covered = 0.0
+    for (t, queued, in_flight), (t_next, _q, _f) in zip(samples, samples[1:], strict=False):
+        if queued > 0:
+            area += in_flight * (t_next - t)
+            covered += t_next - t
+    return (area / covered if covered else None), covered
+
+
+class Sampler(threading.Thread):
+    """Reads, every SAMPLE_SECONDS, whether a job is QUEUED and how many tasks the provider has in flight.
+
+    Its requests are not counted: RequestCounter only counts the handlers' threads.
+    """
+
+    def __init__(self, cloud: Any, sim: Any) -> None:
+        super().__init__(name="bench-sampler", daemon=True)
+        self.cloud, self.sim = cloud, sim
+        self.samples: list[tuple[float, int, int]] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                self.samples.append((time.monotonic(), _queued(self.cloud), self.sim.stats()["in_flight_now"]))
+            except Exception:  # noqa: BLE001 - moto's server now and then answers 500 under load; skip the sample
+                pass
+            self._stop_event.wait(SAMPLE_SECONDS)
+
+    def stop(self) -> list[tuple[float, int, int]]:
+        self._stop_event.set()
+        self.join(timeout=10)
+        return self.samples
 
 
 class HandlerTimer:
@@ -120,6 +184,7 @@ def run(quick: bool = False, uploads: int | None = None, speed: float = SPEED, p
         cloud_config = CloudConfig(provider_url=sim.url, time_scale=speed, max_in_flight=MAX_IN_FLIGHT, seed=SEED)
         with LocalCloud(cloud_config) as cloud:
             timer = HandlerTimer(cloud.lambdas)
+            sampler = Sampler(cloud, sim)
             s3 = cloud.client("s3")
             images = [_image(i) for i in range(uploads)]
             keys = [f"uploads/bench/item-{i:04d}.jpg" for i in range(uploads)]
@@ -128,6 +193,7 @@ def run(quick: bool = False, uploads: int | None = None, speed: float = SPEED, p
                 s3.put_object(Bucket=cloud_config.bucket, Key=key, Body=images[i], ContentType="image/jpeg",
                               Metadata={"mode": _mode(i)})
             uploaded = time.monotonic()
+            sampler.start()
             seen: list[dict] = []
             arrivals: list[float] = []
             end = started + timeout
@@ -147,6 +213,7 @@ def run(quick: bool = False, uploads: int | None = None, speed: float = SPEED, p
                 if progress:
                     progress(len(seen), uploads, sim.stats()["in_flight_now"])
             finished = time.monotonic()
+            samples = sampler.stop()
             stats = sim.stats()
             jobs_items = cloud.client("dynamodb").scan(TableName=cloud.tables["jobs"]).get("Items", [])
             invocations = dict(cloud.lambdas.invocations)
@@ -164,6 +231,7 @@ def run(quick: bool = False, uploads: int | None = None, speed: float = SPEED, p
     wall = finished - started
     polls = [float(i["polls"]["N"]) for i in jobs_items if "polls" in i]
     item_bytes = [len(json.dumps(i)) for i in jobs_items]
+    waiting_mean, waiting_seconds = in_flight_while_waiting(samples)
     return {
         "uploads": uploads,
         "per_minute": round(uploads / wall * 60, 2),
@@ -188,5 +256,11 @@ def run(quick: bool = False, uploads: int | None = None, speed: float = SPEED, p
         "lambda_invocations_per_upload": {k: round(v / uploads, 2) for k, v in sorted(invocations.items())},
         "local_handler_seconds_p50": {k: round(percentile(v, 50), 3) for k, v in sorted(timer.seconds.items())},
         "requests_per_upload": counter.per_upload(uploads),
+        "requests_per_upload_by_service": counter.per_upload_by_service(uploads),
+        "requests_per_upload_total": round(sum(counter.per_upload_by_service(uploads).values()), 2),
+        "provider_in_flight_mean_while_waiting": round(waiting_mean, 2) if waiting_mean is not None else None,
+        "provider_in_flight_share_while_waiting": round(waiting_mean / MAX_IN_FLIGHT, 3)
+        if waiting_mean is not None else None,
+        "waiting_seconds_sampled": round(waiting_seconds, 1), "in_flight_samples": len(samples),
         "jobs_item_json_bytes_p50": round(percentile(item_bytes, 50)) if item_bytes else None,
     }
