@@ -54,6 +54,7 @@ def build_notification(*, job: dict[str, Any], status: str, task_id: str | None,
         "output": output,
         "error": error,
         "timings": build_timings(job.get("timings") or {}, notified_at),
+        **({"batch": job["batch"]} if job.get("batch") else {}),
     }
 
 
@@ -62,6 +63,7 @@ def message_attributes(notification: dict[str, Any]) -> dict[str, Any]:
     mode = (notification.get("request") or {}).get("mode") or "UNKNOWN"
     error = notification.get("error") or {}
     return {
+        "schema": {"DataType": "String", "StringValue": str(notification.get("schema") or c.NOTIFICATION_SCHEMA)},
         "status": {"DataType": "String", "StringValue": notification["status"]},
         "mode": {"DataType": "String", "StringValue": str(mode)},
         "error_code": {"DataType": "String", "StringValue": error.get("code") or "NONE"},

@@ -7,12 +7,14 @@ functions at a new endpoint).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from i2v.aws import clients
 from i2v.aws.backlog import DynamoBacklog
+from i2v.aws.batches import DynamoLedger
 from i2v.aws.claims import DynamoClaims
 from i2v.aws.control_table import DynamoLeaseStore
 from i2v.aws.faults import is_transient
@@ -21,8 +23,9 @@ from i2v.aws.notifier import Notifier
 from i2v.aws.outputs import DynamoOutputNames
 from i2v.aws.s3 import S3Bucket
 from i2v.aws.secrets import api_key
-from i2v.aws.waker import Waker
+from i2v.aws.waker import RowSender, Waker
 from i2v.aws.workflow import Workflow
+from i2v.batch import close_row
 from i2v.capacity import Capacity
 from i2v.errors import SubmissionInProgress
 from i2v.provider.client import HighwayClient
@@ -36,6 +39,7 @@ from i2v.settings import (
     status_settings,
     store_settings,
 )
+from i2v.steps.batch import take_batch
 from i2v.steps.check_status import StatusDeps
 from i2v.steps.dispatch import DispatchDeps, Dispatcher
 from i2v.steps.intake import IntakeDeps
@@ -60,9 +64,12 @@ def _capacity(table: str, settings: CapacitySettings) -> Capacity:
 @cache
 def intake_deps() -> IntakeDeps:
     s = intake_settings()
-    return IntakeDeps(settings=s, bucket=S3Bucket(s.bucket), jobs=JobsTable(s.jobs_table),
+    deps = IntakeDeps(settings=s, bucket=S3Bucket(s.bucket), jobs=JobsTable(s.jobs_table),
                       backlog=DynamoBacklog(s.jobs_table, s.control_table), workflow=Workflow(s.state_machine_arn),
                       claims=DynamoClaims(s.control_table), is_transient=is_transient)
+    ledger, rows = DynamoLedger(s.control_table), RowSender(s.uploads_queue_url)
+    deps.on_batch = lambda job, redrive: take_batch(job, redrive, deps, ledger, rows.send)
+    return deps
 
 
 @cache
@@ -130,10 +137,16 @@ def store_deps() -> StoreDeps:
         return copy_video(url, policy, upload, s.max_video_bytes, session)
 
     waker = Waker(s.wake_queue_url)
-    return StoreDeps(bucket=S3Bucket(s.bucket), notifier=Notifier(s.topic_arn), jobs=JobsTable(s.jobs_table),
+    bucket, notifier, ledger = S3Bucket(s.bucket), Notifier(s.topic_arn), DynamoLedger(s.control_table)
+    return StoreDeps(bucket=bucket, notifier=notifier, jobs=JobsTable(s.jobs_table),
                      release_slot=_capacity(s.control_table, s.capacity).release, copy_video=copy,
                      names=DynamoOutputNames(s.control_table), wake_dispatcher=waker.wake,
-                     download_url_ttl=s.download_url_ttl)
+                     on_published=lambda note: _close_row(note, ledger, bucket, notifier),
+                     download_url_ttl=s.download_url_ttl, job_retention_days=s.job_retention_days)
+
+
+def _close_row(notification: dict[str, Any], ledger: DynamoLedger, bucket: S3Bucket, notifier: Notifier) -> None:
+    close_row(notification, ledger, bucket, notifier.publish, time.time())
 
 
 _FACTORIES = (intake_deps, intake_waker, idempotency, dispatcher, status_deps, store_deps)

@@ -128,6 +128,7 @@ class IntakeSettings:
     control_table: str
     state_machine_arn: str
     wake_queue_url: str
+    uploads_queue_url: str = ""
     uploads_prefix: str = c.DEFAULT_UPLOADS_PREFIX
     outputs_prefix: str = c.DEFAULT_OUTPUTS_PREFIX
     defaults: dict[str, Any] = field(default_factory=lambda: stack_defaults({}))
@@ -186,6 +187,7 @@ class StoreSettings:
     max_video_bytes: int = c.DEFAULT_MAX_VIDEO_BYTES
     download_url_ttl: int = c.DEFAULT_DOWNLOAD_URL_TTL
     capacity: Capacity = field(default_factory=Capacity)
+    job_retention_days: int = c.DEFAULT_JOB_RETENTION_DAYS
 
 
 def _provider_url(env: Env) -> str:
@@ -197,7 +199,7 @@ def intake_settings(environ: Mapping[str, str] | None = None) -> IntakeSettings:
     return IntakeSettings(
         bucket=env.text(c.ENV_BUCKET), jobs_table=env.text(c.ENV_JOBS_TABLE),
         control_table=env.text(c.ENV_CONTROL_TABLE), state_machine_arn=env.text(c.ENV_STATE_MACHINE_ARN),
-        wake_queue_url=env.text(c.ENV_WAKE_QUEUE_URL),
+        wake_queue_url=env.text(c.ENV_WAKE_QUEUE_URL), uploads_queue_url=env.text(c.ENV_UPLOADS_QUEUE_URL),
         uploads_prefix=env.prefix(c.ENV_UPLOADS_PREFIX, c.DEFAULT_UPLOADS_PREFIX),
         outputs_prefix=env.prefix(c.ENV_OUTPUTS_PREFIX, c.DEFAULT_OUTPUTS_PREFIX),
         defaults=env.defaults(), time_scale=env.time_scale(), trigger=env.trigger(),
@@ -232,4 +234,5 @@ def store_settings(environ: Mapping[str, str] | None = None) -> StoreSettings:
         provider_url=_provider_url(env), url_policy=env.url_policy(),
         max_video_bytes=env.integer(c.ENV_MAX_VIDEO_BYTES, c.DEFAULT_MAX_VIDEO_BYTES),
         download_url_ttl=env.integer(c.ENV_DOWNLOAD_URL_TTL, c.DEFAULT_DOWNLOAD_URL_TTL),
-        capacity=Capacity.read(env))
+        capacity=Capacity.read(env),
+        job_retention_days=env.integer(c.ENV_JOB_RETENTION_DAYS, c.DEFAULT_JOB_RETENTION_DAYS))

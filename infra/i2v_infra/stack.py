@@ -123,6 +123,7 @@ class PipelineStack(cdk.Stack):
             c.ENV_TOPIC_ARN: notifications.topic.topic_arn,
             c.ENV_STATE_MACHINE_ARN: state_machine_arn,
             c.ENV_WAKE_QUEUE_URL: queue.wake.queue_url,
+            c.ENV_UPLOADS_QUEUE_URL: queue.queue.queue_url,
             **{spec.env: tables.by_name[name].table_name for name, spec in TABLES.items()},
             c.ENV_API_KEY_SECRET: api_key.reference,  # where the key is, never the key
             c.ENV_PROVIDER_URL: config.provider_url,
@@ -151,13 +152,15 @@ class PipelineStack(cdk.Stack):
         dynamodb:UpdateItem on its table."""
         jobs, control, idempotency = tables.jobs, tables.control, tables.idempotency
         # intake: read the upload, create the job record, park it (jobs + the backlog counter, one
-        # transaction), start the failure report of a bad one, wake the dispatcher.
+        # transaction), start the failure report of a bad one, wake the dispatcher; claims of the images
+        # job files name (get, put, add a pending image); a batch file's ledger (put) and rows (requeued).
         intake = functions.intake
         storage.grant_read_uploads(intake)
         tables.grant(intake, jobs, "GetItem", "UpdateItem")
-        tables.grant(intake, control, "UpdateItem")
+        tables.grant(intake, control, "GetItem", "PutItem", "UpdateItem")
         workflow.grant_start(intake)
         queue.grant_wake(intake)
+        queue.grant_requeue_rows(intake)
         # dispatch: read the backlog's index, claim and release jobs, take capacity (leases), submit once
         # (Powertools idempotency records, the API key), presign the validated image version, start the
         # workflow or see that it runs, wake itself later.

@@ -135,7 +135,7 @@ class LocalCloud:
         values = Environment({
             c.ENV_BUCKET: cfg.bucket, c.ENV_UPLOADS_PREFIX: cfg.uploads_prefix, c.ENV_OUTPUTS_PREFIX: cfg.outputs_prefix,
             c.ENV_TOPIC_ARN: made.topic_arn, c.ENV_STATE_MACHINE_ARN: made.state_machine_arn,
-            c.ENV_WAKE_QUEUE_URL: made.queue_urls["wake"],
+            c.ENV_WAKE_QUEUE_URL: made.queue_urls["wake"], c.ENV_UPLOADS_QUEUE_URL: made.queue_urls["uploads"],
             **{spec_env: made.tables[name] for name, spec_env in _table_env().items()},
             c.ENV_PROVIDER_URL: cfg.provider_url, c.ENV_DEFAULTS: json.dumps(cfg.defaults),
             c.ENV_MAX_IN_FLIGHT: str(cfg.max_in_flight), c.ENV_SUBMITS_PER_MINUTE: str(cfg.submits_per_minute),

@@ -9,12 +9,13 @@ included, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import hashlib
 import itertools
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 from urllib.parse import quote
@@ -25,6 +26,21 @@ from i2v.contracts.errors import ObjectChanged
 from i2v.contracts.job import Pin
 from i2v.contracts.status import JobStatus, Priority
 from i2v.jobs.build import ObjectHead
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _copy(value: Any) -> Any:
+    """copy.deepcopy for the JSON-like values items hold, several times faster; anything else is deep-copied."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy(v) for v in value]
+    if kind in _PLAIN:
+        return value
+    return copy.deepcopy(value)
 
 
 class Meter:
@@ -190,14 +206,24 @@ class MemoryJobs:
     def __init__(self, meter: Meter | None = None) -> None:
         self.meter = meter or Meter()
         self.items: dict[str, dict[str, Any]] = {}
+        self._listeners: list[Callable[[str, Mapping[str, Any]], None]] = []  # MemoryBacklog's index
+        self.created: dict[str, int] = {}  # job id -> when its item was made (ties in the backlog's order)
 
     def _item(self, job_id: str) -> dict[str, Any]:
-        return self.items.setdefault(job_id, {"job_id": job_id})
+        item = self.items.get(job_id)
+        if item is None:
+            item = self.items[job_id] = {"job_id": job_id}
+            self.created[job_id] = len(self.created)
+        return item
 
     def _set(self, job_id: str, fields: Mapping[str, Any]) -> None:
-        fields = {k: copy.deepcopy(v) for k, v in fields.items() if v is not None}
+        fields = {k: v for k, v in fields.items() if v is not None}
         if fields:
-            self._item(job_id).update(json.loads(json.dumps(fields)))
+            item = self._item(job_id)
+            item.update(json.loads(json.dumps(fields)))  # a deep copy, as DynamoDB would store it
+            if self._listeners and ("backlog_lane" in fields or "backlog_order" in fields):
+                for listener in self._listeners:
+                    listener(job_id, item)
 
     def update(self, job_id: str, **fields: Any) -> None:
         if any(v is not None for v in fields.values()):
@@ -250,41 +276,112 @@ class MemoryJobs:
     def get(self, job_id: str) -> dict[str, Any] | None:
         self.meter.add("dynamodb.GetItem")
         item = self.items.get(job_id)
-        return copy.deepcopy(item) if item else None
+        return _copy(item) if item else None
 
     def scan(self, limit: int | None = None) -> list[dict[str, Any]]:
         self.meter.add("dynamodb.Scan")
-        rows = [copy.deepcopy(i) for i in self.items.values()]
+        rows = [_copy(i) for i in self.items.values()]
         return rows[:limit] if limit else rows
 
 
 class MemoryBacklog:
-    """i2v.aws.backlog.DynamoBacklog over a MemoryJobs table (the GSI is a sorted view of its items)."""
+    """i2v.aws.backlog.DynamoBacklog over a MemoryJobs table (the GSI is a sorted view of its items).
+
+    Each lane keeps its entries ``(order, item made, job_id)`` in a sorted list that only grows at park time;
+    an entry whose item has left the lane (or changed its order) is dropped lazily when a query
+    meets it at the front, so ``head`` costs O(limit) however long the backlog, with the answers
+    (and request counts) of sorting every listed item per query. Backlog keys written through
+    ``MemoryJobs`` (``update``/``_set``) are indexed too.
+    """
 
     def __init__(self, jobs: MemoryJobs) -> None:
         self.jobs = jobs
         self.meter = jobs.meter
         self.count = 0
+        self._lanes: dict[str, list[tuple[str, int, str]]] = {lane.value: [] for lane in LANES}
+        self._start: dict[str, int] = {lane.value: 0 for lane in LANES}  # entries before it are gone
+        self._indexed: set[tuple[str, str, int, str]] = set()  # (lane, *entry) of every live entry
+        jobs._listeners.append(self._index)
+        for item in jobs.items.values():
+            self._index(str(item.get("job_id")), item)
 
-    def park(self, job_id: str, priority: Priority, order: str, fields: Mapping[str, Any]) -> bool:
+    def _index(self, job_id: str, item: Mapping[str, Any]) -> None:
+        lane, order = item.get("backlog_lane"), item.get("backlog_order")
+        if lane not in self._lanes or order is None:
+            return
+        entry = (str(order), self.jobs.created.get(job_id, 1 << 62), job_id)
+        if (lane, *entry) in self._indexed:
+            return
+        self._indexed.add((lane, *entry))
+        entries = self._lanes[lane]
+        if not entries or entries[-1] <= entry:
+            entries.append(entry)  # uploads mostly arrive in order
+        else:
+            bisect.insort(entries, entry, lo=self._start[lane])
+
+    def _listed(self, lane: str, entry: tuple[str, int, str]) -> dict[str, Any] | None:
+        item = self.jobs.items.get(entry[2])
+        if item is None or item.get("backlog_lane") != lane or "backlog_order" not in item \
+                or str(item["backlog_order"]) != entry[0]:
+            return None
+        return item
+
+    def park(self, job_id: str, priority: Priority, order: str, fields: Mapping[str, Any],
+             status: JobStatus = JobStatus.QUEUED) -> bool:
         self.meter.add("dynamodb.TransactWriteItems")
         if self.jobs.items.get(job_id, {}).get("status") != JobStatus.RECEIVED.value:
             return False
-        self.jobs._set(job_id, {**fields, "status": JobStatus.QUEUED.value, "backlog_lane": priority.value,
+        self.jobs._set(job_id, {**fields, "status": status.value, "backlog_lane": priority.value,
                                 "backlog_order": order})
         self.count += 1
         return True
 
-    def _listed(self, lane: Priority) -> list[dict[str, Any]]:
-        return sorted((i for i in self.jobs.items.values()
-                       if i.get("backlog_lane") == lane.value and "backlog_order" in i),
-                      key=lambda i: str(i["backlog_order"]))
+    def release_held(self, job_id: str, fields: Mapping[str, Any]) -> bool:
+        self.meter.add("dynamodb.UpdateItem")
+        item = self.jobs.items.get(job_id)
+        if item is None or item.get("status") != JobStatus.HELD.value:
+            return False
+        item.pop("held_error", None)
+        item.pop("not_before", None)
+        self.jobs._set(job_id, {**fields, "status": JobStatus.QUEUED.value})
+        return True
+
+    def withdraw(self, job_id: str) -> bool:
+        self.meter.add("dynamodb.TransactWriteItems")
+        item = self.jobs.items.get(job_id)
+        if item is None or "backlog_order" not in item \
+                or item.get("status") not in (JobStatus.QUEUED.value, JobStatus.HELD.value):
+            return False
+        for name in ("backlog_lane", "backlog_order", "not_before", "held_error"):
+            item.pop(name, None)
+        item["status"] = JobStatus.CLAIMED.value
+        self.count -= 1
+        return True
+
+    def _first(self, lane: Priority, limit: int) -> list[dict[str, Any]]:
+        """The first ``limit`` listed items of a lane, in order; drops entries found gone at the front."""
+        name = lane.value
+        entries, start, out = self._lanes[name], self._start[name], []
+        i = start
+        while i < len(entries) and len(out) < limit:
+            item = self._listed(name, entries[i])
+            if item is not None:
+                out.append(item)
+            elif i == start:
+                self._indexed.discard((name, *entries[i]))
+                start += 1
+            i += 1
+        if start > 1024 and start * 2 > len(entries):  # compact now and then
+            del entries[:start]
+            start = 0
+        self._start[name] = start
+        return out
 
     def head(self, limit: int) -> list[Waiting]:
         out = []
         for lane in LANES:
             self.meter.add("dynamodb.Query")
-            for item in self._listed(lane)[:limit]:
+            for item in self._first(lane, limit):
                 out.append(Waiting(job_id=item["job_id"], lane=lane, order=item["backlog_order"],
                                    status=JobStatus(item.get("status", JobStatus.QUEUED)),
                                    claimed_until=item.get("claimed_until"), not_before=item.get("not_before")))
@@ -296,12 +393,13 @@ class MemoryBacklog:
         if item is None or "backlog_order" not in item:
             return None
         status = item.get("status")
-        free = (status == JobStatus.QUEUED.value and (item.get("not_before") is None or item["not_before"] <= now)) \
+        waiting = status in (JobStatus.QUEUED.value, JobStatus.HELD.value)
+        free = (waiting and (item.get("not_before") is None or item["not_before"] <= now)) \
             or (status == JobStatus.SUBMITTING.value and item.get("claimed_until", 0) <= now)
         if not free:
             return None
         item.update(status=JobStatus.SUBMITTING.value, claimed_until=until)
-        return copy.deepcopy(item)
+        return _copy(item)
 
     def unclaim(self, job_id: str, *, not_before: float | None = None, attempts: int | None = None) -> None:
         self.meter.add("dynamodb.UpdateItem")
@@ -356,6 +454,33 @@ class MeteredLeaseStore:
             return False
         self.items[item] = Lease(item, None, 0.0)
         return True
+
+
+class MemoryClaims:
+    """i2v.aws.claims.DynamoClaims in dicts."""
+
+    def __init__(self, meter: Meter | None = None) -> None:
+        self.meter = meter or Meter()
+        self.claims: dict[str, dict[str, Any]] = {}
+        self.pendings: dict[str, set[str]] = {}
+
+    def claim(self, key: str, job: dict[str, Any], redrive: int, row: dict[str, Any] | None) -> None:
+        self.meter.add("dynamodb.PutItem")
+        self.claims[key] = {"job": json.loads(json.dumps(job)), "redrive": redrive,
+                            **({"row": json.loads(json.dumps(row))} if row is not None else {})}
+
+    def claimant(self, key: str) -> dict[str, Any] | None:
+        self.meter.add("dynamodb.GetItem")
+        found = self.claims.get(key)
+        return copy.deepcopy(found) if found else None
+
+    def add_pending(self, key: str, job_id: str) -> None:
+        self.meter.add("dynamodb.UpdateItem")
+        self.pendings.setdefault(key, set()).add(job_id)
+
+    def pending(self, key: str) -> set[str]:
+        self.meter.add("dynamodb.GetItem")
+        return set(self.pendings.get(key, set()))
 
 
 class MemoryWorkflow:

@@ -6,7 +6,9 @@ The expected grants below were worked out from the adapters each function's step
 - intake: JobsTable.get (GetItem), create/update/dead_letter (UpdateItem), DynamoBacklog.park
   (TransactWriteItems of two Updates: UpdateItem on jobs and on the control table's counter); reads the
   upload and probes `_defaults.json` (HeadObject/GetObject, with a version id); starts the failure
-  report of a bad job; wakes the dispatcher.
+  report of a bad job; wakes the dispatcher; DynamoClaims (claim: PutItem, claimant/pending: GetItem,
+  add_pending: UpdateItem) and a batch's DynamoLedger.open (PutItem) on the control table; a batch
+  file's rows go back on the upload queue (SendMessage).
 - dispatch: DynamoBacklog.head (Query on the `backlog` index), claim/unclaim/leave and the jobs table's
   intent record (UpdateItem; leave is a TransactWriteItems of Updates), size (GetItem of the counter);
   Capacity (BatchGetItem of the leases, UpdateItem to take and give back); Powertools idempotency
@@ -97,7 +99,8 @@ def expected(synth: Synth, name: str) -> set[tuple[str, str]]:
     read_uploads = _pairs(["s3:GetObject", "s3:GetObjectVersion"], uploads) | {("s3:ListBucket", a.bucket())}
     if name == c.FN_INTAKE:
         return (base | _pairs(POLL, a.get("Queue", "Uploads")) | read_uploads | wake
-                | _ddb(("GetItem", "UpdateItem"), jobs) | _ddb(("UpdateItem",), control)
+                | _pairs(["sqs:SendMessage"], a.get("Queue", "Uploads"))
+                | _ddb(("GetItem", "UpdateItem"), jobs) | _ddb(("GetItem", "PutItem", "UpdateItem"), control)
                 | {("states:StartExecution", machine)})
     if name == c.FN_DISPATCH:
         executions = f"arn:aws:states:us-east-1:111122223333:execution:{synth.stack.stack_name}-Pipeline:job-*"

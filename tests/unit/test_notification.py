@@ -200,6 +200,7 @@ def test_durations_are_null_when_an_instant_is_missing():
 
 def test_message_attributes_for_filtering():
     assert message_attributes(success()) == {
+        "schema": {"DataType": "String", "StringValue": "i2v.notification/v1"},
         "status": {"DataType": "String", "StringValue": "SUCCEEDED"},
         "mode": {"DataType": "String", "StringValue": "Professional"},
         "error_code": {"DataType": "String", "StringValue": "NONE"},

@@ -26,12 +26,14 @@ VALUES = {
     c.ENV_TOPIC_ARN: "arn:aws:sns:eu-west-1:123456789012:i2v",
     c.ENV_STATE_MACHINE_ARN: "arn:aws:states:eu-west-1:123456789012:stateMachine:i2v",
     c.ENV_WAKE_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/i2v-wake",
+    c.ENV_UPLOADS_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/i2v-uploads",
     c.ENV_JOBS_TABLE: "i2v-jobs",
     c.ENV_IDEMPOTENCY_TABLE: "i2v-idempotency",
     c.ENV_CONTROL_TABLE: "i2v-control",
 }
 REQUIRED = {
-    c.FN_INTAKE: [c.ENV_BUCKET, c.ENV_JOBS_TABLE, c.ENV_CONTROL_TABLE, c.ENV_STATE_MACHINE_ARN, c.ENV_WAKE_QUEUE_URL],
+    c.FN_INTAKE: [c.ENV_BUCKET, c.ENV_JOBS_TABLE, c.ENV_CONTROL_TABLE, c.ENV_STATE_MACHINE_ARN, c.ENV_WAKE_QUEUE_URL,
+                  c.ENV_UPLOADS_QUEUE_URL],
     c.FN_DISPATCH: [c.ENV_BUCKET, c.ENV_JOBS_TABLE, c.ENV_CONTROL_TABLE, c.ENV_IDEMPOTENCY_TABLE,
                     c.ENV_STATE_MACHINE_ARN, c.ENV_WAKE_QUEUE_URL],
     c.FN_STATUS: [c.ENV_JOBS_TABLE],

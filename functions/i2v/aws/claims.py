@@ -28,10 +28,13 @@ class DynamoClaims:
     def _expiry(self) -> dict[str, str]:
         return {"N": str(int(time.time()) + CLAIM_DAYS * 86400)}
 
-    def claim(self, key: str, job_id: str, source: dict[str, Any], redrive: int) -> None:
-        self.ddb.put_item(TableName=self.table, Item={
-            **self._key("claim", key), "job_id": {"S": job_id}, "source": to_attribute(source),
-            "redrive": {"N": str(redrive)}, c.CONTROL_TTL_ATTRIBUTE: self._expiry()})
+    def claim(self, key: str, job: dict[str, Any], redrive: int, row: dict[str, Any] | None) -> None:
+        """``job``: the claiming job (to build it again when the image arrives); ``row``: a batch row's fields."""
+        item = {**self._key("claim", key), "job": to_attribute(job), "redrive": {"N": str(redrive)},
+                c.CONTROL_TTL_ATTRIBUTE: self._expiry()}
+        if row is not None:
+            item["row"] = to_attribute(row)
+        self.ddb.put_item(TableName=self.table, Item=item)
 
     def claimant(self, key: str) -> dict[str, Any] | None:
         item = self.ddb.get_item(TableName=self.table, Key=self._key("claim", key), ConsistentRead=True).get("Item")

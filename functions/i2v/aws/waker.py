@@ -25,3 +25,14 @@ class Waker:
     def wake_later(self, seconds: float, reason: str = "later") -> None:
         self.sqs.send_message(QueueUrl=self.url, MessageBody=json.dumps({"wake": reason}),
                               DelaySeconds=max(0, min(MAX_DELAY_SECONDS, int(round(seconds)))))
+
+
+class RowSender:
+    """Put a batch file's chunks of rows back on the intake's own queue."""
+
+    def __init__(self, queue_url: str) -> None:
+        self.url = queue_url
+        self.sqs = client("sqs")
+
+    def send(self, message: dict[str, object]) -> None:
+        self.sqs.send_message(QueueUrl=self.url, MessageBody=json.dumps(message))

@@ -11,6 +11,28 @@ from typing import Any
 class JobKind(StrEnum):
     IMAGE = "image"  # an uploaded image is its own job
     JOB_FILE = "job_file"  # a .json job file names its image and parameters
+    BATCH = "batch"  # a .csv or .jsonl batch file: not a job itself, one job per row
+    BATCH_ROW = "batch_row"  # one row of a batch file
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    """The batch a row job belongs to."""
+
+    batch_id: str
+    key: str  # the batch file
+    row: int  # 1-based, as a spreadsheet numbers data rows
+    total: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"batch_id": self.batch_id, "key": self.key, "row": self.row, "total": self.total}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> BatchRef | None:
+        if not data:
+            return None
+        return cls(batch_id=str(data["batch_id"]), key=str(data["key"]), row=int(data["row"]),
+                   total=int(data["total"]))
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,7 @@ class Job:
     image_pin: Pin | None = None  # the start frame's version as validated (the provider gets that one)
     end_image_pin: Pin | None = None
     request: dict[str, Any] | None = None  # the parameters actually used, once known
+    batch: BatchRef | None = None  # set for a row of a batch file
     uploaded_at: str | None = None
     timings: dict[str, Any] = field(default_factory=dict)
 
@@ -82,7 +105,8 @@ class Job:
                 "video_key": self.video_key, "manifest_key": self.manifest_key, "image_key": self.image_key,
                 "image_pin": self.image_pin.to_dict() if self.image_pin else None,
                 "end_image_pin": self.end_image_pin.to_dict() if self.end_image_pin else None,
-                "request": self.request, "uploaded_at": self.uploaded_at, "timings": dict(self.timings)}
+                "request": self.request, "batch": self.batch.to_dict() if self.batch else None,
+                "uploaded_at": self.uploaded_at, "timings": dict(self.timings)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Job:
@@ -90,4 +114,5 @@ class Job:
                    video_key=str(data["video_key"]), manifest_key=str(data["manifest_key"]),
                    image_key=data.get("image_key"), image_pin=Pin.from_dict(data.get("image_pin")),
                    end_image_pin=Pin.from_dict(data.get("end_image_pin")), request=data.get("request"),
+                   batch=BatchRef.from_dict(data.get("batch")),
                    uploaded_at=data.get("uploaded_at"), timings=dict(data.get("timings") or {}))

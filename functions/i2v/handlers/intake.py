@@ -15,6 +15,7 @@ from i2v.aws.queue import REDRIVE_ATTRIBUTE
 from i2v.jobs.keys import decode_event_key
 from i2v.observability import logger, metrics, tracer
 from i2v.runtime import intake_deps, intake_waker
+from i2v.steps.batch import CHUNK_KIND, Chunk, take_rows
 from i2v.steps.dead_letter import mark_dead_letter
 from i2v.steps.intake import Outcome, Upload, take
 
@@ -51,13 +52,20 @@ def uploads(record: SQSRecord) -> list[Upload]:
     return out
 
 
+def _outcomes(record: SQSRecord) -> list[Outcome]:
+    """Take what one message holds: an S3 event's uploads, or some rows of a batch file."""
+    body = json.loads(record.body) if record.body.lstrip().startswith("{") else None
+    if isinstance(body, dict) and body.get("kind") == CHUNK_KIND:
+        return take_rows(Chunk.from_message(body), intake_deps())
+    return [take(upload, intake_deps()) for upload in uploads(record)]
+
+
 @tracer.capture_method
 def handle_message(record: SQSRecord) -> None:
     if _Batch.seconds_left() < _Batch.budget:
         raise TimeoutError("the function's time is nearly up; the queue delivers this event again")
     try:
-        for upload in uploads(record):
-            outcome = take(upload, intake_deps())
+        for outcome in _outcomes(record):
             _Batch.parked += outcome == Outcome.PARKED
             _Batch.held += outcome == Outcome.HELD
     except Exception as exc:

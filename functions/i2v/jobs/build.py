@@ -129,16 +129,23 @@ def _job_file_layer(job: Job, store: ObjectStore, uploads_prefix: str) -> dict[s
         raise InvalidJobFile(f"the job file {src.key} no longer exists; expected the uploaded JSON object")
     raw = store.read_all(src.key, MAX_JOB_FILE_BYTES + 1, src.pin) if head.size else b""
     doc = parse_json_object(raw, f"job file {src.key}", allowed=JOB_FILE_KEYS)
+    return resolve_inputs(job, doc, uploads_prefix, f"job file {src.key}")
+
+
+def resolve_inputs(job: Job, doc: dict[str, Any], uploads_prefix: str, what: str) -> dict[str, Any]:
+    """A job file's (or a batch row's) ``image`` and ``end_image``, relative to its folder: the start
+    frame becomes the job's image key, the rest is its own parameter layer."""
+    doc = dict(doc)
     image_ref = doc.pop("image", None)
     if not isinstance(image_ref, str) or not image_ref.strip():
-        raise InvalidJobFile(f"job file {src.key} has no \"image\"; expected the key of a JPEG or PNG "
-                             "relative to the job file's folder")
-    image_key = _resolve_inside(src.key, image_ref, uploads_prefix, f"job file {src.key}")
+        raise InvalidJobFile(f"{what} has no \"image\"; expected the key of a JPEG or PNG "
+                             "relative to its folder")
+    image_key = _resolve_inside(job.source.key, image_ref, uploads_prefix, what)
     keys.check_key(image_key, "image key")  # before it is on the job, which its failure notification carries
     job.image_key = image_key
     end_ref = doc.get("end_image")
     if isinstance(end_ref, str) and end_ref.strip():
-        doc["end_image"] = _resolve_inside(src.key, end_ref, uploads_prefix, f"job file {src.key}")
+        doc["end_image"] = _resolve_inside(job.source.key, end_ref, uploads_prefix, what)
     return doc
 
 
@@ -153,15 +160,20 @@ def _metadata_layer(job: Job, head: ObjectHead, uploads_prefix: str) -> dict[str
     return own
 
 
-def prepare(job: Job, store: ObjectStore, uploads_prefix: str, stack_defaults: Mapping[str, Any]) -> PreparedJob:
+def prepare(job: Job, store: ObjectStore, uploads_prefix: str, stack_defaults: Mapping[str, Any],
+            row: Mapping[str, Any] | None = None) -> PreparedJob:
     """Gather parameters by precedence, validate them and the image bytes. Raises JobError.
 
-    On error ``job.request`` holds what was gathered so far, for the failure notification.
+    ``row``: a batch row's fields (its own layer, like a job file's). On error ``job.request`` holds
+    what was gathered so far, for the failure notification.
     """
     src = job.source
     keys.check_key(src.key)
     source_head = None
-    if job.kind == JobKind.JOB_FILE:
+    if job.kind == JobKind.BATCH_ROW:
+        number = job.batch.row if job.batch else 0
+        own = resolve_inputs(job, dict(row or {}), uploads_prefix, f"row {number} of {src.key}")
+    elif job.kind == JobKind.JOB_FILE:
         own = _job_file_layer(job, store, uploads_prefix)
     else:
         source_head = store.head(src.key, src.pin)

@@ -40,6 +40,8 @@ def classify_key(key: str, uploads_prefix: str, outputs_prefix: str) -> KeyDecis
     Anything whose file name or any folder (below the uploads prefix) starts with `_` is not a
     job by itself: `_defaults.json`, and folders such as `_frames/` for images that job files use.
     """
+    if not _is_unicode(key):  # no S3 event carries one (keys are UTF-8); nothing could name it in a notification
+        return KeyDecision(None, "not valid Unicode (a lone surrogate)")
     if outputs_prefix and key.startswith(outputs_prefix):
         return KeyDecision(None, "under the outputs prefix")
     if not key.startswith(uploads_prefix):
@@ -54,7 +56,17 @@ def classify_key(key: str, uploads_prefix: str, outputs_prefix: str) -> KeyDecis
         return KeyDecision(JobKind.IMAGE)
     if lower.endswith(c.JOB_FILE_SUFFIX):
         return KeyDecision(JobKind.JOB_FILE)
-    return KeyDecision(None, "not a .jpg, .jpeg, .png or .json job file")
+    if lower.endswith(c.BATCH_SUFFIXES):
+        return KeyDecision(JobKind.BATCH)
+    return KeyDecision(None, "not a .jpg, .jpeg, .png, a .json job file or a .csv/.jsonl batch file")
+
+
+def _is_unicode(key: str) -> bool:
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_key(key: str, what: str = "object key") -> None:
@@ -71,10 +83,8 @@ def check_key(key: str, what: str = "object key") -> None:
     if bad:
         raise InvalidKey(f"the {what} {key!r} contains the character {bad.group()!r} (a control character or "
                          "backslash); expected printable characters and '/' between folders")
-    try:
-        key.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidKey(f"the {what} is not valid Unicode; expected a UTF-8 key") from None
+    if not _is_unicode(key):
+        raise InvalidKey(f"the {what} is not valid Unicode; expected a UTF-8 key")
 
 
 def job_id_for(bucket: str, key: str, version: str | None) -> str:
@@ -97,6 +107,23 @@ def output_keys(key: str, uploads_prefix: str, outputs_prefix: str) -> tuple[str
     relative = key[len(uploads_prefix):] if key.startswith(uploads_prefix) else key
     stem, _ext = posixpath.splitext(relative)
     return outputs_prefix + stem + c.VIDEO_SUFFIX, outputs_prefix + stem + c.MANIFEST_SUFFIX
+
+
+def row_output_keys(batch_key: str, row: int, image_key: str, uploads_prefix: str,
+                    outputs_prefix: str) -> tuple[str, str]:
+    """Row 7 of `uploads/a/shoes.csv` naming `red.png` -> `outputs/a/shoes/00007-red.mp4` (and `.json`):
+    one folder per batch file, rows numbered, so two rows naming the same image never collide."""
+    folder, _ = posixpath.splitext(batch_key[len(uploads_prefix):] if batch_key.startswith(uploads_prefix)
+                                   else batch_key)
+    stem, _ext = posixpath.splitext(posixpath.basename(image_key))
+    base = f"{outputs_prefix}{folder}/{row:05d}-{stem}"
+    return base + c.VIDEO_SUFFIX, base + c.MANIFEST_SUFFIX
+
+
+def summary_key(batch_key: str, uploads_prefix: str, outputs_prefix: str) -> str:
+    """`uploads/a/shoes.csv` -> `outputs/a/shoes.summary.json`."""
+    relative = batch_key[len(uploads_prefix):] if batch_key.startswith(uploads_prefix) else batch_key
+    return outputs_prefix + posixpath.splitext(relative)[0] + c.SUMMARY_SUFFIX
 
 
 def resolve_relative(job_file_key: str, reference: str) -> str:

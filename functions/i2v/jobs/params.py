@@ -12,10 +12,11 @@ import json
 import re
 import sys
 from collections.abc import Mapping
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from typing import Any
 
-from i2v.contracts.errors import ErrorCode, InvalidJobFile
+from i2v.contracts.errors import ErrorCode, InvalidJobFile, InvalidParameters
 
 METADATA_KEYS = {  # S3 user metadata names (x-amz-meta-*) -> canonical names
     "prompt": "prompt",
@@ -30,18 +31,25 @@ MAX_JOB_FILE_BYTES = 64 * 1024
 _FOLD = re.compile(r"\r?\n[ \t]+")
 
 
-def decode_metadata_value(value: str) -> str:
+def decode_metadata_value(value: str, name: str = "value") -> str:
     """S3 returns non-ASCII metadata as RFC 2047 encoded-words (=?UTF-8?B?...?=); decode them.
 
-    A folded value (a header continued on the next line) is unfolded first.
+    A folded value (a header continued on the next line) is unfolded first. An encoded word that
+    cannot be decoded (bad base64 or quoted-printable, an unknown charset, bytes that are not text in
+    its charset) raises InvalidParameters with code INVALID_METADATA: sending it to the provider as
+    it stands would pay for a video made from a garbled prompt.
     """
     value = _FOLD.sub(" ", value)
     if "=?" not in value:
         return value
     try:
         return str(make_header(decode_header(value)))
-    except (ValueError, LookupError, UnicodeDecodeError):
-        return value
+    except (ValueError, LookupError, UnicodeDecodeError, HeaderParseError) as exc:
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise InvalidParameters(
+            f"the metadata {name} {shown!r} holds an RFC 2047 encoded word that cannot be decoded "
+            f"({type(exc).__name__}: {str(exc)[:100]}); expected plain ASCII or =?UTF-8?B?<base64 of UTF-8 text>?=",
+            code=ErrorCode.INVALID_METADATA) from None
 
 
 def encode_metadata_value(value: str) -> str:
@@ -58,7 +66,7 @@ def from_metadata(metadata: Mapping[str, str]) -> dict[str, Any]:
     for raw_key, value in metadata.items():
         name = METADATA_KEYS.get(raw_key.lower())
         if name is not None:
-            out[name] = decode_metadata_value(value)
+            out[name] = decode_metadata_value(value, raw_key.lower())
     return out
 
 

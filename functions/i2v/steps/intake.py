@@ -67,7 +67,7 @@ class JobRecords(Protocol):
 class Claims(Protocol):
     """Which images job files name (see i2v.aws.claims)."""
 
-    def claim(self, key: str, job_id: str, source: dict[str, Any], redrive: int) -> None: ...
+    def claim(self, key: str, job: dict[str, Any], redrive: int, row: dict[str, Any] | None) -> None: ...
 
     def claimant(self, key: str) -> dict[str, Any] | None: ...
 
@@ -84,6 +84,8 @@ class IntakeDeps:
     backlog: Backlog
     workflow: WorkflowStarter
     claims: Claims
+    # a batch file (.csv, .jsonl): read, ledger opened, rows fanned out (i2v.steps.batch)
+    on_batch: Callable[[Job, int], Outcome] | None = None
     is_transient: Callable[[BaseException], bool] = lambda exc: False
     clock: Clock = system_clock
 
@@ -114,11 +116,17 @@ def take(upload: Upload, deps: IntakeDeps) -> Outcome:
         claimant = deps.claims.claimant(upload.key)
         if claimant is not None:
             return _named_by_job_file(upload, claimant, deps)
-    return _take_job(job, upload.redrive, deps)
+    if job.kind == JobKind.BATCH:
+        if deps.on_batch is None:
+            raise RuntimeError("batch files need IntakeDeps.on_batch")
+        return deps.on_batch(job, upload.redrive)
+    return take_job(job, upload.redrive, deps)
 
 
-def _take_job(job: Job, redrive: int, deps: IntakeDeps, *, rebuilding: bool = False) -> Outcome:
-    """Build, validate and park one job; ``rebuilding``: a HELD job file whose image has just arrived."""
+def take_job(job: Job, redrive: int, deps: IntakeDeps, *, rebuilding: bool = False,
+             row: dict[str, Any] | None = None) -> Outcome:
+    """Build, validate and park one job; ``rebuilding``: a HELD job file whose image has just arrived;
+    ``row``: the fields of a batch row (the job's own parameter layer)."""
     s = deps.settings
     if not rebuilding:
         existing = deps.jobs.get(job.job_id)
@@ -133,10 +141,10 @@ def _take_job(job: Job, redrive: int, deps: IntakeDeps, *, rebuilding: bool = Fa
             return Outcome.DUPLICATE
     grace = s.image_grace_seconds
     try:
-        prepared = prepare(job, deps.bucket, s.uploads_prefix, s.defaults)
+        prepared = prepare(job, deps.bucket, s.uploads_prefix, s.defaults, row=row)
     except JobError as exc:
         if grace > 0 and (job.kind == JobKind.IMAGE or isinstance(exc, MissingImage)):
-            return _hold(job, exc.detail, redrive, deps)
+            return _hold(job, exc.detail, redrive, deps, row)
         reject(job, exc.detail, redrive, workflow=deps.workflow, jobs=deps.jobs, clock=deps.clock)
         return Outcome.FAILED
     except Exception as exc:
@@ -150,8 +158,8 @@ def _take_job(job: Job, redrive: int, deps: IntakeDeps, *, rebuilding: bool = Fa
                                      "with `i2v jobs retry` after a fix")
         reject(job, detail, redrive, workflow=deps.workflow, jobs=deps.jobs, clock=deps.clock)
         return Outcome.FAILED
-    if job.kind == JobKind.JOB_FILE:
-        _claim_inputs(job, redrive, deps)
+    if job.kind in (JobKind.JOB_FILE, JobKind.BATCH_ROW):
+        claim_inputs(job, redrive, deps, row)
     priority = prepared.params.priority
     fields = {k: v for k, v in prepared.job.to_dict().items() if k != "job_id"}
     fields.update(updated_at=iso(deps.clock()), redrive=redrive)
@@ -172,7 +180,7 @@ def _take_job(job: Job, redrive: int, deps: IntakeDeps, *, rebuilding: bool = Fa
     return Outcome.HELD if waits else Outcome.PARKED
 
 
-def _hold(job: Job, error: ErrorDetail, redrive: int, deps: IntakeDeps) -> Outcome:
+def _hold(job: Job, error: ErrorDetail, redrive: int, deps: IntakeDeps, row: dict[str, Any] | None) -> Outcome:
     """Wait out the grace period before this failure counts: an image may yet be named by a job file
     (then it is no job at all), a job file's image may yet arrive (then it is built again)."""
     grace = deps.settings.image_grace_seconds
@@ -186,16 +194,16 @@ def _hold(job: Job, error: ErrorDetail, redrive: int, deps: IntakeDeps) -> Outco
     if job.kind == JobKind.IMAGE:
         deps.claims.add_pending(job.source.key, job.job_id)
     else:
-        _claim_inputs(job, redrive, deps)
+        claim_inputs(job, redrive, deps, row)
     logger.info("job held for its grace period", extra={"error_code": error.code})
     return Outcome.HELD
 
 
-def _claim_inputs(job: Job, redrive: int, deps: IntakeDeps) -> None:
-    """A job file names its images: they are its inputs, never jobs of their own."""
+def claim_inputs(job: Job, redrive: int, deps: IntakeDeps, row: dict[str, Any] | None = None) -> None:
+    """A job file (or a batch row) names its images: they are its inputs, never jobs of their own."""
     keys = [k for k in (job.image_key, (job.request or {}).get("end_image_key")) if isinstance(k, str) and k]
     for key in keys:
-        deps.claims.claim(key, job.job_id, job.source.to_dict(), redrive)
+        deps.claims.claim(key, job.to_dict(), redrive, row)
         for image_job in deps.claims.pending(key):
             if deps.backlog.withdraw(image_job):
                 logger.info("an image the job file names was waiting as a job of its own: withdrawn",
@@ -203,19 +211,19 @@ def _claim_inputs(job: Job, redrive: int, deps: IntakeDeps) -> None:
 
 
 def _named_by_job_file(upload: Upload, claimant: dict[str, Any], deps: IntakeDeps) -> Outcome:
-    """An image a job file names is that job's input; if the job file waits for it, build it again now."""
+    """An image a job file (or a batch row) names is that job's input; if that job waits for it, build it
+    again now."""
+    job = Job.from_dict(claimant["job"])
     logger.info("image named by a job file: not a job of its own",
-                extra={"key": upload.key[:300], "job_file_job_id": claimant.get("job_id")})
-    record = deps.jobs.get(str(claimant.get("job_id")))
+                extra={"key": upload.key[:300], "job_file_job_id": job.job_id})
+    record = deps.jobs.get(job.job_id)
     if record is not None and record.get("status") == JobStatus.HELD:
-        job = identify(Source.from_dict(claimant["source"]), deps.settings.uploads_prefix,
-                       deps.settings.outputs_prefix)
-        if isinstance(job, Job):
-            bind_job(job.job_id)
-            job.uploaded_at = record.get("uploaded_at")
-            job.timings["uploaded_at"] = job.uploaded_at
-            _take_job(job, int(claimant.get("redrive") or 0), deps, rebuilding=True)
+        bind_job(job.job_id)
+        job.uploaded_at = record.get("uploaded_at")
+        job.timings["uploaded_at"] = job.uploaded_at
+        take_job(job, int(claimant.get("redrive") or 0), deps, rebuilding=True, row=claimant.get("row"))
     return Outcome.CLAIMED
+
 
 
 def _duplicate(existing: dict[str, Any], redrive: int) -> bool:
@@ -232,7 +240,7 @@ def _duplicate(existing: dict[str, Any], redrive: int) -> bool:
 def _record(job: Job, redrive: int, clock: Clock) -> dict[str, Any]:
     return {"source": job.source.to_dict(), "kind": job.kind.value, "video_key": job.video_key,
             "manifest_key": job.manifest_key, "uploaded_at": job.uploaded_at, "updated_at": iso(clock()),
-            "redrive": redrive, "timings": dict(job.timings)}
+            "redrive": redrive, "timings": dict(job.timings), "batch": job.batch.to_dict() if job.batch else None}
 
 
 def _no_none(fields: dict[str, Any]) -> dict[str, Any]:

@@ -76,7 +76,9 @@ class StoreDeps:
     copy_video: Callable[[str, Callable[[Readable], None]], int]  # (url, upload) -> bytes copied
     names: OutputNames
     wake_dispatcher: Callable[[], None] = lambda: None
+    on_published: Callable[[dict[str, Any]], None] = lambda notification: None  # e.g. a batch's ledger
     download_url_ttl: int = c.DEFAULT_DOWNLOAD_URL_TTL
+    job_retention_days: int = c.DEFAULT_JOB_RETENTION_DAYS
     clock: Clock = system_clock
 
 
@@ -200,11 +202,13 @@ def _move_to_own_name(state: WorkflowState, deps: StoreDeps, written: _Written |
 
 
 def _record(job_id: str, notification: dict[str, Any], deps: StoreDeps) -> None:
+    """The job's end on its record, which DynamoDB's TTL removes ``job_retention_days`` later."""
     output = notification["output"] or {}
+    expires_at = int(deps.clock()) + deps.job_retention_days * 86400
     deps.jobs.update(job_id, status=notification["status"], updated_at=notification["timings"]["notified_at"],
                      output_key=output.get("key"), size_bytes=output.get("size_bytes"),
                      error=notification["error"], timings=notification["timings"],
-                     provider_status=notification["provider"]["status"])
+                     provider_status=notification["provider"]["status"], **{c.JOBS_TTL_ATTRIBUTE: expires_at})
 
 
 def _publish_once(notification: dict[str, Any], deps: StoreDeps) -> None:
@@ -217,6 +221,7 @@ def _publish_once(notification: dict[str, Any], deps: StoreDeps) -> None:
     except Exception:
         deps.jobs.unclaim_notification(job_id)
         raise
+    deps.on_published(notification)  # once per job: what follows a job's end (a batch's ledger) counts it once
 
 
 def _emit_metrics(notification: dict[str, Any], state: WorkflowState) -> None:

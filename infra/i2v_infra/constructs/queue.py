@@ -49,6 +49,11 @@ class JobQueue(Construct):
             max_batching_window=cdk.Duration.seconds(spec.batching_window_seconds) if spec.batching_window_seconds
             else None)
 
+    def grant_requeue_rows(self, grantee: iam.IGrantable) -> None:
+        """Put a batch file's rows back on the upload queue, in chunks: sqs:SendMessage on that queue only."""
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sqs:SendMessage"], resources=[self.queue.queue_arn]))
+
     def grant_wake(self, grantee: iam.IGrantable) -> None:
         """Send a wake-up to the dispatcher: sqs:SendMessage by the queue's URL, nothing else (the queue is
         SQS-managed encrypted, so no key permission)."""

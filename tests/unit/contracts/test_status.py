@@ -12,13 +12,13 @@ ASL = ROOT / "infra" / "i2v_infra" / "workflow" / "pipeline.asl.json"
 
 def test_a_job_moves_through_the_statuses_in_order():
     assert [s.value for s in JobStatus] == ["RECEIVED", "HELD", "QUEUED", "SUBMITTING", "GENERATING", "STORING",
-                                            "FAILING", "SUCCEEDED", "FAILED", "DEAD_LETTER"]
+                                            "FAILING", "SUCCEEDED", "FAILED", "DEAD_LETTER", "CLAIMED"]
 
 
 def test_started_means_it_left_the_backlog_for_good():
     started = {s for s in JobStatus if s.started}
     assert started == {JobStatus.GENERATING, JobStatus.STORING, JobStatus.FAILING, JobStatus.SUCCEEDED,
-                       JobStatus.FAILED}
+                       JobStatus.FAILED, JobStatus.CLAIMED}  # CLAIMED: a job file's input, never a job
     assert not JobStatus.SUBMITTING.started  # a dispatcher that died mid-way leaves it to be taken again
 
 
