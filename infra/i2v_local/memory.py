@@ -483,6 +483,59 @@ class MemoryClaims:
         return set(self.pendings.get(key, set()))
 
 
+class MemoryLedger:
+    """i2v.aws.batches.DynamoLedger in a dict."""
+
+    def __init__(self, meter: Meter | None = None) -> None:
+        self.meter = meter or Meter()
+        self.ledgers: dict[str, dict[str, Any]] = {}
+
+    def open(self, batch_id: str, *, total: int, source: Mapping[str, Any], summary_key: str,
+             uploaded_at: str) -> bool:
+        self.meter.add("dynamodb.PutItem")
+        if batch_id in self.ledgers:
+            return False
+        self.ledgers[batch_id] = {"batch_id": batch_id, "total": total, "ended": 0, "succeeded": 0, "failed": 0,
+                                  "cost_usd": 0.0, "codes": {}, "failures": [], "source": dict(source),
+                                  "summary_key": summary_key, "uploaded_at": uploaded_at}
+        return True
+
+    def record(self, end: Any) -> dict[str, Any] | None:
+        from i2v.batch import MAX_LISTED_FAILURES
+
+        ledger = self.ledgers[end.batch_id]
+        if not end.succeeded:
+            self.meter.add("dynamodb.UpdateItem")
+            if len(ledger["failures"]) < MAX_LISTED_FAILURES:
+                ledger["failures"].append({"row": end.row, "job_id": end.job_id, "code": end.code,
+                                           "message": end.message})
+        self.meter.add("dynamodb.UpdateItem")
+        ledger["ended"] += 1
+        ledger["succeeded" if end.succeeded else "failed"] += 1
+        ledger["cost_usd"] += end.cost_usd
+        if not end.succeeded and end.code:
+            ledger["codes"][end.code] = ledger["codes"].get(end.code, 0) + 1
+        if ledger["ended"] < ledger["total"]:
+            return None
+        self.meter.add("dynamodb.UpdateItem")
+        if "completed" in ledger:
+            return None
+        ledger["completed"] = end.job_id
+        return copy.deepcopy(ledger)
+
+
+class MemoryRows:
+    """The upload queue as a batch file's chunks of rows are put back on it."""
+
+    def __init__(self, meter: Meter | None = None) -> None:
+        self.meter = meter or Meter()
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.meter.add("sqs.SendMessage")
+        self.sent.append(json.loads(json.dumps(message)))
+
+
 class MemoryWorkflow:
     """Step Functions by execution name: a repeated name starts nothing and returns False."""
 

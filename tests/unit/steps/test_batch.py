@@ -1,0 +1,157 @@
+"""Batch files through intake, dispatch and the store step's ledger, on the in-memory adapters."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from i2v import constants as c
+from i2v.batch import close_row
+from i2v.capacity import Capacity
+from i2v.clock import iso
+from i2v.contracts.errors import ErrorCode
+from i2v.contracts.status import JobStatus
+from i2v.jobs.keys import summary_key
+from i2v.notification import build_notification
+from i2v.settings import DispatchSettings, IntakeSettings
+from i2v.steps.batch import Chunk, take_batch, take_rows
+from i2v.steps.dispatch import DispatchDeps, Dispatcher
+from i2v.steps.intake import IntakeDeps, Outcome, Upload, take
+
+BUCKET = "media"
+
+
+class Scene:
+    def __init__(self, fakes, clock, grace: float = 0.0) -> None:
+        self.fakes, self.clock, self.meter = fakes, clock, fakes.Meter()
+        self.bucket = fakes.Bucket(BUCKET, self.meter)
+        self.jobs = fakes.JobsTable(self.meter)
+        self.backlog = fakes.Backlog(self.jobs)
+        self.workflow = fakes.Workflow(self.meter)
+        self.ledger = fakes.Ledger(self.meter)
+        self.rows = fakes.Rows(self.meter)
+        self.notifier = fakes.Notifier(self.meter)
+        self.provider = fakes.Client(submit=[f"task-{i}" for i in range(1000)])
+        self.deps = IntakeDeps(settings=IntakeSettings(bucket=BUCKET, jobs_table="j", control_table="c",
+                                                       state_machine_arn="sm", wake_queue_url="w",
+                                                       image_grace_seconds=grace),
+                               bucket=self.bucket, jobs=self.jobs, backlog=self.backlog, workflow=self.workflow,
+                               claims=fakes.Claims(self.meter), clock=clock)
+        self.deps.on_batch = lambda job, redrive: take_batch(job, redrive, self.deps, self.ledger, self.rows.send)
+        self.dispatcher = Dispatcher(DispatchDeps(
+            settings=DispatchSettings(bucket=BUCKET, jobs_table="j", control_table="c", idempotency_table="i",
+                                      state_machine_arn="sm", wake_queue_url="w"),
+            backlog=self.backlog, jobs=self.jobs,
+            capacity=Capacity(fakes.LeaseStore(self.meter), 1000, 1000, 60.0, clock=clock),
+            client=lambda: self.provider, bucket=self.bucket, workflow=self.workflow, wake_later=lambda s: None,
+            clock=clock, rng=random.Random(1)))
+
+    def put(self, key: str, data: bytes, **kw) -> Outcome:
+        version = self.bucket.put(key, data)
+        return take(Upload("ObjectCreated:Put", BUCKET, key, version_id=version, event_time=iso(self.clock())),
+                    self.deps)
+
+    def deliver_rows(self) -> list[Outcome]:
+        out = []
+        while self.rows.sent:
+            out += take_rows(Chunk.from_message(self.rows.sent.pop(0)), self.deps)
+        return out
+
+    def finish_all(self) -> list[dict]:
+        """What the workflow and the store step do for every started or rejected job: one notification each."""
+        summaries = []
+        for name, state in list(self.workflow.executions.items()):
+            job = state["job"]
+            ok = state["error"] is None
+            note = build_notification(job=job, status="SUCCEEDED" if ok else "FAILED",
+                                      task_id=(state.get("task") or {}).get("task_id"), provider_status=None,
+                                      output={"bucket": BUCKET, "key": job["video_key"], "size_bytes": 1,
+                                              "url": "https://x/v.mp4", "url_expires_at": iso(self.clock())}
+                                      if ok else None, error=state["error"], notified_at=self.clock())
+            self.notifier.publish(note)
+            done = close_row(note, self.ledger, self.bucket, self.notifier.publish, self.clock())
+            if done:
+                summaries.append(done)
+            del self.workflow.executions[name]
+        return summaries
+
+
+@pytest.fixture
+def scene(fakes, clock) -> Scene:
+    return Scene(fakes, clock)
+
+
+def test_each_row_is_a_job_of_its_own_and_one_summary_follows_the_last(scene, image_data):
+    for name in ("red", "blue"):
+        scene.bucket.put(f"uploads/shop/{name}.png", image_data())
+    body = b"image,prompt,duration\nred.png,turn,5\nblue.png,spin,10\nred.png,zoom,7\n,no image,5\n"
+    assert scene.put("uploads/shop/items.csv", body) == Outcome.PARKED
+    outcomes = scene.deliver_rows()
+    assert outcomes == [Outcome.PARKED, Outcome.PARKED, Outcome.FAILED, Outcome.FAILED]
+    scene.dispatcher.run(lambda: 900.0)
+    assert sorted(r.prompt for r in scene.provider.submitted) == ["spin", "turn"]
+    summaries = scene.finish_all()
+    assert len(summaries) == 1
+    summary = summaries[0]
+    assert summary["schema"] == c.BATCH_SCHEMA and summary["counts"] == {"total": 4, "succeeded": 2, "failed": 2}
+    assert summary["failures_by_code"] == {"INVALID_DURATION": 1, "INVALID_JOB_FILE": 1}
+    assert [(f["row"], f["code"]) for f in summary["failures"]] == [(3, "INVALID_DURATION"), (4, "INVALID_JOB_FILE")]
+    key = summary_key("uploads/shop/items.csv", "uploads/", "outputs/")
+    assert key == "outputs/shop/items.summary.json" and scene.bucket.json(key) == summary
+    videos = sorted(job["video_key"] for job in scene.jobs.items.values() if "video_key" in job)
+    assert videos == ["outputs/shop/items/00001-red.mp4", "outputs/shop/items/00002-blue.mp4",
+                      "outputs/shop/items/00003-red.mp4", "outputs/shop/items/00004-row.mp4"]
+    published = [n for n in scene.notifier.published if n.get("schema") == "i2v.notification/v1"]
+    assert sorted(n["batch"]["row"] for n in published) == [1, 2, 3, 4]
+
+
+def test_bad_rows_fail_by_number_and_never_stop_the_good_ones(scene, image_data):
+    scene.bucket.put("uploads/a.png", image_data())
+    body = b'{"image": "a.png", "prompt": "ok"}\n{"image": "a.png", "colour": "red"}\nnot json\n'
+    scene.put("uploads/b.jsonl", body)
+    assert scene.deliver_rows() == [Outcome.PARKED, Outcome.FAILED, Outcome.FAILED]
+    errors = sorted((s["job"]["batch"]["row"], s["error"]["code"], s["error"]["message"][:30])
+                    for s in scene.workflow.executions.values() if s["error"])
+    assert [(row, code) for row, code, _ in errors] == [(2, ErrorCode.INVALID_BATCH_ROW),
+                                                        (3, ErrorCode.INVALID_BATCH_ROW)]
+    assert errors[0][2].startswith("row 2 has unknown key")
+
+
+def test_a_duplicate_batch_event_fans_out_nothing_more(scene, image_data):
+    scene.bucket.put("uploads/a.png", image_data())
+    version = scene.bucket.put("uploads/x.csv", b"image\na.png\n")
+    upload = Upload("ObjectCreated:Put", BUCKET, "uploads/x.csv", version_id=version, event_time=iso(scene.clock()))
+    assert take(upload, scene.deps) == Outcome.PARKED
+    assert take(upload, scene.deps) == Outcome.DUPLICATE
+    assert len(scene.rows.sent) == 1
+    chunk = scene.rows.sent[0]
+    assert take_rows(Chunk.from_message(chunk), scene.deps) == [Outcome.PARKED]
+    assert take_rows(Chunk.from_message(chunk), scene.deps) == [Outcome.DUPLICATE]  # a redelivered chunk
+
+
+def test_a_file_that_is_no_batch_fails_once_as_a_whole(scene):
+    assert scene.put("uploads/x.csv", b"prompt\nhello\n") == Outcome.FAILED
+    (state,) = scene.workflow.executions.values()
+    assert state["error"]["code"] == ErrorCode.INVALID_BATCH_FILE and scene.rows.sent == []
+
+
+def test_images_a_batch_names_are_never_jobs_of_their_own(fakes, clock, image_data):
+    scene = Scene(fakes, clock, grace=10.0)
+    scene.put("uploads/x.csv", b"image,prompt\ncat.png,turn\n")
+    assert scene.put("uploads/cat.png", image_data()) == Outcome.CLAIMED
+    scene.deliver_rows()
+    scene.dispatcher.run(lambda: 900.0)
+    assert len(scene.provider.submitted) == 1
+    assert {j["status"] for j in scene.jobs.items.values()} == {JobStatus.GENERATING}
+
+
+def test_ten_thousand_rows_fan_out_in_chunks_and_each_becomes_a_job(scene, image_data):
+    scene.bucket.put("uploads/i.png", image_data())
+    body = ("image,prompt\n" + "i.png,p\n" * 10_000).encode()
+    scene.put("uploads/big.csv", body)
+    assert len(scene.rows.sent) == 10_000 // c.BATCH_CHUNK_ROWS
+    assert max(len(json.dumps(m)) for m in scene.rows.sent) < 256 * 1024  # an SQS message's limit
+    outcomes = scene.deliver_rows()
+    assert outcomes.count(Outcome.PARKED) == 10_000 and scene.backlog.size() == 10_000
