@@ -135,21 +135,21 @@ def _run(paths: list[Path], params: dict, end_image: Path | None, provider_url: 
         stderr.print()
         run.copy_inputs(uploads)
         jobs_file = run.export_jobs()
-    failed = [v for v in views.values() if v.notification["status"] != "SUCCEEDED"]
+    failed = [v for v in views.values() if v.notification["status"] == "FAILED"]  # a batch summary: COMPLETED
     label = f"video ({SIMULATED})" if simulated else "video"
     for view in views.values():
         if view.video_path:
             stderr.print(f"[green]{label}[/]  {escape(str(view.video_path))}")
         stderr.print(f"[cyan]notification[/]  {escape(str(view.manifest_path))}")
-    if demo:
-        from i2v_local.demo_page import write_page
+    from i2v_local.demo_page import write_page
 
-        inputs = {u.key: out / ".i2v" / "inputs" / u.key for u in uploads}
-        page = write_page(out, list(views.values()), inputs, simulated=simulated)
-        stderr.print(f"[bold]open[/] {escape(str(page))}")
-        if not as_json:
-            for view in views.values():
-                stderr.print_json(json.dumps(view.notification))
+    inputs = {u.key: out / ".i2v" / "inputs" / u.key for u in uploads}  # run.copy_inputs put them there
+    page = write_page(out, list(views.values()), inputs, simulated=simulated, provider=provider_url,
+                      title="i2v demo" if demo else "i2v local")
+    stderr.print(f"[bold]open[/] {escape(str(page))}  [dim](every job of the run: inputs, videos, notifications)[/]")
+    if demo and not as_json:
+        for view in views.values():
+            stderr.print_json(json.dumps(view.notification))
     stderr.print(f"[dim]job records: {escape(str(jobs_file))} (`i2v jobs list --local {escape(str(out))}`)[/]")
     return EXIT_FAILED if failed else EXIT_OK
 

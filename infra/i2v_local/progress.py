@@ -25,7 +25,11 @@ def render(views: dict[str, JobView], started: float) -> Table:
         if view.phase == "generating" and view.progress is not None:
             detail = f"{view.progress:.0f}% (provider)"
         if view.notification:
-            if view.notification["status"] == "SUCCEEDED":
+            if view.notification.get("counts"):  # a batch's summary (i2v.batch/v1)
+                counts = view.notification["counts"]
+                detail = (f"batch: {counts['succeeded']} of {counts['total']} rows succeeded, {counts['failed']} "
+                          f"failed ({view.manifest_path or view.notification['summary']['key']})")
+            elif view.notification["status"] == "SUCCEEDED":
                 detail = str(view.video_path or view.notification["output"]["key"])
             else:
                 error = view.notification["error"]

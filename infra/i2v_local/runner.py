@@ -50,6 +50,12 @@ class JobView:
     attributes: dict | None = None
     video_path: Path | None = None
     manifest_path: Path | None = None
+    manifest_key: str | None = None  # learned from the job's record (rows of a batch have their own)
+
+
+def view_key(key: str, row: int | None = None) -> str:
+    """A batch file's rows are jobs of their own: `uploads/shoes.csv #7`."""
+    return key if row is None else f"{key} #{row}"
 
 
 class LocalRun:
@@ -109,9 +115,14 @@ class LocalRun:
                 raise TimeoutError(f"{sum(v.notification is None for v in views.values())} job(s) sent no "
                                    "notification before the run's timeout")
             for item in jobs.scan():
-                view = views.get((item.get("source") or {}).get("key"))
+                key = (item.get("source") or {}).get("key")
+                row = (item.get("batch") or {}).get("row")
+                if row is not None and key in views and view_key(key, row) not in views:
+                    views[view_key(key, row)] = JobView(view_key(key, row), phase="queued")  # a batch's row
+                view = views.get(view_key(key, row))
                 if view is None or view.notification is not None:
                     continue
+                view.manifest_key = item.get("manifest_key", view.manifest_key)
                 status = JobStatus(item.get("status") or JobStatus.RECEIVED)
                 view.phase = PHASES[status]
                 if status == JobStatus.GENERATING and "polls" not in item:
@@ -121,11 +132,15 @@ class LocalRun:
                     view.progress = float(item["progress_percent"])
             for message in self.cloud.drain_notifications(wait_seconds=0):
                 note = message["notification"]
-                view = views.get(note["source"]["key"])
+                row = None if note.get("schema") == c.BATCH_SCHEMA else (note.get("batch") or {}).get("row")
+                view = views.get(view_key(note["source"]["key"], row))
                 if view is None or view.notification is not None:
                     continue
                 view.notification, view.attributes = note, message["attributes"]
-                view.phase = "done" if note["status"] == "SUCCEEDED" else "failed"
+                view.phase = "failed" if note["status"] == "FAILED" else "done"
+                if row is not None and view.manifest_key is None:
+                    item = jobs.get(note["job_id"]) or {}
+                    view.manifest_key = item.get("manifest_key")
                 self._collect(view)
                 if on_notification:
                     on_notification(note)
@@ -140,13 +155,19 @@ class LocalRun:
         note = view.notification
         cfg = self.cloud.config
         s3 = self.cloud.client("s3")
-        video_key, manifest_key = _output_keys(note, cfg)
+        if note.get("schema") == c.BATCH_SCHEMA:  # a batch's summary
+            video_key, manifest_key = "", note["summary"]["key"]
+        else:
+            video_key, manifest_key = _output_keys(note, cfg)
+            if note.get("output"):
+                video_key = note["output"]["key"]
+            manifest_key = view.manifest_key or manifest_key
         relative = manifest_key[len(cfg.outputs_prefix):]
         manifest_path = self.options.out_dir / relative
         manifest_path.parent.mkdir(parents=True, exist_ok=True)
         manifest_path.write_text(json.dumps(note, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         view.manifest_path = manifest_path
-        if note["output"]:
+        if note.get("output"):
             video_path = self.options.out_dir / video_key[len(cfg.outputs_prefix):]
             with open(video_path, "wb") as fh:
                 s3.download_fileobj(cfg.bucket, video_key, fh)

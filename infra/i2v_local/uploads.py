@@ -132,12 +132,15 @@ def plan(paths: list[Path], params: dict, end_image: Path | None, uploads_prefix
         if not classify_key(key, uploads_prefix, "").is_job:
             problems.append(_not_a_job(path, key[len(uploads_prefix):]))
             continue
-        if path.suffix.lower() == c.JOB_FILE_SUFFIX:
+        if path.suffix.lower() in (c.JOB_FILE_SUFFIX, *c.BATCH_SUFFIXES):
             if params or end_image:
-                problems.append(f"{path} is a job file: put parameters in it, not on the command line "
+                what = "a job file" if path.suffix.lower() == c.JOB_FILE_SUFFIX else "a batch file"
+                problems.append(f"{path} is {what}: put parameters in it, not on the command line "
                                 "(flags apply to images only; give the images alone to use flags)")
                 continue
-            for ref_key, ref_path in _job_file_assets(path, key):
+            assets = _job_file_assets(path, key) if path.suffix.lower() == c.JOB_FILE_SUFFIX \
+                else _batch_assets(path, key)
+            for ref_key, ref_path in assets:
                 add(Upload(ref_key, ref_path, is_job=False))
             add(Upload(key, path))
             continue
@@ -161,8 +164,8 @@ def plan(paths: list[Path], params: dict, end_image: Path | None, uploads_prefix
 
 
 def _upload_rank(upload: Upload) -> int:
-    json_file = upload.key.lower().endswith(c.JOB_FILE_SUFFIX)
-    if json_file:
+    names_images = upload.key.lower().endswith((c.JOB_FILE_SUFFIX, *c.BATCH_SUFFIXES))
+    if names_images:
         return 1 if upload.is_job else 0
     return 3 if upload.is_job else 2
 
@@ -217,6 +220,26 @@ def _job_file_assets(path: Path, key: str) -> list[tuple[str, Path]]:
         return []  # the pipeline itself reports the bad job file, as it would in AWS
     if not isinstance(doc, dict):
         return []
+    return _named_files(doc, path, key)
+
+
+def _batch_assets(path: Path, key: str) -> list[tuple[str, Path]]:
+    """The images a batch file's rows name, read with the pipeline's own parser (bad rows name none)."""
+    from i2v.contracts.errors import JobError
+    from i2v.jobs.batch import parse_rows
+
+    try:
+        rows = parse_rows(path.read_bytes(), key)
+    except (OSError, JobError):
+        return []  # the pipeline itself reports the bad batch file, as it would in AWS
+    found: dict[str, Path] = {}
+    for row in rows:
+        for asset_key, asset_path in _named_files(row.fields, path, key):
+            found.setdefault(asset_key, asset_path)
+    return list(found.items())
+
+
+def _named_files(doc: dict, path: Path, key: str) -> list[tuple[str, Path]]:
     assets = []
     for field_name in ("image", "end_image"):
         ref = doc.get(field_name)
