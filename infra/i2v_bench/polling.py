@@ -110,7 +110,7 @@ class FakeProvider:
     def get_result(self, task_id: str) -> TaskResult:
         job, t = self.job, self.clock.t
         show = self.rng.random() < P_HINT_ON_POLL  # drawn on every poll so strategies stay in step
-        task = {"task_id": task_id, "task_type": "KLING_V16_I2V_" + job.mode.upper(), "reason": ""}
+        task: dict[str, Any] = {"task_id": task_id, "task_type": "KLING_V16_I2V_" + job.mode.upper(), "reason": ""}
         videos = []
         if t < job.queue_s:
             task["status"] = "TASK_STATUS_QUEUED"

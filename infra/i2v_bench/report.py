@@ -406,8 +406,9 @@ def backlog_markdown(rows: list[dict[str, Any]]) -> list[str]:
              f"{backlog.PROVIDER_SUBMIT_S:g} s per provider submission and "
              f"{backlog.RECORD_CPU_S * 1000:g} ms of CPU per record. $ per video = those requests, "
              "invocations and seconds at the prices of `costs.py`, plus the workflow's constant part (the same for "
-             f"both designs: {workflow.get('polls_per_job', '?')} polls and {workflow.get('transitions_per_job', '?')} "
-             "state transitions, the polling section's adaptive figures, and the store step: "
+             f"both designs: {workflow.get('polls_per_job', 0):.2f} polls and "
+             f"{workflow.get('transitions_per_job', 0):.1f} state transitions, the polling section's adaptive "
+             "figures, and the store step: "
              f"${workflow.get('usd', 0) * 1000:.3f} per 1,000 videos, mostly Step "
              "Functions). Ideal drain = when the last job starts in a greedy first-in-first-out schedule of the same "
              "jobs under the same caps with no latency at all. In order = the share of consecutive starts whose "
@@ -422,7 +423,9 @@ def backlog_markdown(rows: list[dict[str, Any]]) -> list[str]:
                   f"{model.get('submit_seconds_per_deferral', 0) * 1000:.0f} ms of function time per deferral, a "
                   f"message back every {model.get('redelivery_interval_s', '?')} s, at most "
                   f"{model.get('max_deliveries_per_s', '?')} deliveries a second (two invocations of ten records), "
-                  "and a random waiting upload taking each freed slot. Checked against the real-code run at "
+                  "and a random waiting upload taking each freed slot. The ceiling on deliveries comes from the "
+                  "assumed latencies above: faster requests would let today's design wake (and pay) more often. "
+                  "Checked against the real-code run at "
                   f"{check.get('uploads', real_max):,} uploads, the model is off by "
                   + ", ".join(f"{label} {error[key] * 100:+.1f} %" for key, label in
                               (("requests_per_video", "requests/video"), ("usd_per_video", "$/video"),
@@ -447,24 +450,25 @@ def backlog_markdown(rows: list[dict[str, Any]]) -> list[str]:
     if parked and defer:
         small, big = parked[0], parked[-1]
         d_small, d_big = defer[0], defer[-1]
-        kept = [r.get("if_pollers_kept_up") for r in defer if r.get("if_pollers_kept_up")]
+        kept = d_big.get("if_pollers_kept_up")
         lines += [f"What it means for you: with the parked backlog a video costs the same whatever the queue: "
                   f"{small['requests_per_video']:.0f} AWS requests and ${small['usd_per_video'] * 1000:.2f} per 1,000 "
                   f"videos at {small['uploads']:,} uploads, {big['requests_per_video']:.0f} and "
-                  f"${big['usd_per_video'] * 1000:.2f} at {big['uploads']:,}. Today's design makes "
-                  f"{d_small['requests_per_video']:,.0f} requests a video at {d_small['uploads']:,} and "
-                  f"{d_big['requests_per_video']:,.0f} at {d_big['uploads']:,}"
+                  f"${big['usd_per_video'] * 1000:.2f} at {big['uploads']:,} (most of it the workflow's Step "
+                  f"Functions transitions). Today's design makes {d_small['requests_per_video']:,.0f} requests a video "
+                  f"at {d_small['uploads']:,} uploads and {d_big['requests_per_video']:,.0f}"
                   + (" (modelled)" if d_big.get("modelled") else "")
-                  + f" (${d_big['usd_per_video'] * 1000:.2f} per 1,000 videos); it grows until its two invocations "
-                  "do nothing but re-validate waiting uploads"
-                  + (f", and would reach ${kept[-1]['usd_per_video'] * 1000:.0f} per 1,000 videos at "
-                     f"{d_big['uploads']:,} if they could keep up with every 60-90 s return" if kept else "")
-                  + ". Waiting is set by the caps, not the design: 100,000 uploads at 10 in flight take "
-                  f"{_days(big['ideal_drain_s'])} to start at best; the last one starts "
+                  + f" at {d_big['uploads']:,}, ${d_big['usd_per_video'] * 1000:.2f} per 1,000 videos: the longer "
+                  "the queue, the more often each waiting upload is built and validated again, until its two "
+                  "invocations do nothing else"
+                  + (f" (were they not capped, the returns every 60-90 s would cost "
+                     f"${kept['usd_per_video'] * 1000:.0f} per 1,000 videos at {d_big['uploads']:,})" if kept else "")
+                  + f". Waiting is set by the caps, not the design: {big['uploads']:,} uploads at 10 in flight take "
+                  f"{_days(big['ideal_drain_s'])} to start at best, and the last one starts after "
                   f"x{big['wait_max_s'] / big['ideal_drain_s']:.3f} of that. What changes is who waits: the parked "
                   "backlog starts every upload in the order it arrived (high priority first), while today's design "
                   f"hands each freed slot to whichever upload comes back first ({d_big['in_order_fraction']:.0%} of "
-                  "consecutive starts in order, as for a random order): a catalogue's first image may start last.",
+                  "consecutive starts in order, as in a random order): a catalogue's first image may start last.",
                   ""]
     return lines
 

@@ -106,7 +106,8 @@ class RequestCounter:
 def _queued(cloud: Any) -> int:
     """Jobs still QUEUED (waiting in the backlog), read from the jobs table."""
     ddb = cloud.client("dynamodb")
-    count, kwargs = 0, {}
+    count = 0
+    kwargs: dict[str, Any] = {}
     while True:
         reply = ddb.scan(TableName=cloud.tables["jobs"], Select="COUNT", FilterExpression="#s = :q",
                          ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":q": {"S": "QUEUED"}},

@@ -71,7 +71,7 @@ def test_the_section_reports_both_designs_and_models_the_baseline_beyond_its_rea
         assert row["wait_p50_s"] <= row["wait_p95_s"] <= row["wait_max_s"]
 
 
-def _sorted_head(jobs: MemoryJobs, limit: int) -> list[tuple[str, str, str, str]]:
+def _sorted_head(jobs: MemoryJobs, limit: int) -> list[tuple[str, str, str, str | None]]:
     """What MemoryBacklog.head answered before it kept per-lane indexes: sort every listed item."""
     out = []
     for lane in LANES:
