@@ -109,3 +109,23 @@ def test_no_source_file_points_to_documents_outside_the_repository():
                 text = _python_prose(text)
             found += [f"{path.relative_to(ROOT)}: {outside}" for outside in OUTSIDE if outside in text]
     assert not found, "point these at docs/ instead: " + ", ".join(found)
+
+
+def _error_table() -> str:
+    return README[README.index("### Error codes"):README.index("## The notification contract")]
+
+
+def test_every_error_code_is_in_the_readmes_error_table():
+    from i2v.contracts.errors import ErrorCode, ProviderReason
+
+    table = _error_table()
+    rows = [line for line in table.splitlines() if line.startswith("| `") or line.startswith("| provider")]
+    listed = {code for row in rows for code in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
+    missing = sorted(code.value for code in ErrorCode if code.value not in listed)
+    assert not missing, f"error codes missing from the README's error table: {missing}"
+    unknown = sorted(listed - {code.value for code in ErrorCode} - {reason.value for reason in ProviderReason})
+    assert not unknown, f"the README's error table lists codes the pipeline does not have: {unknown}"
+
+
+def test_the_readme_says_what_a_dead_letter_job_looks_like():
+    assert "`DEAD_LETTER`" in _error_table()

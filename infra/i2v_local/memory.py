@@ -27,7 +27,6 @@ from i2v.contracts.job import Pin
 from i2v.contracts.status import JobStatus, Priority
 from i2v.jobs.build import ObjectHead
 
-
 _PLAIN = (str, int, float, bool, type(None))
 
 
@@ -63,6 +62,7 @@ class StoredObject:
     etag: str
     metadata: dict[str, str] = field(default_factory=dict)
     content_type: str | None = None
+    deleted: bool = False  # a delete marker: the key's latest "version" when it was deleted
 
 
 class MemoryBucket:
@@ -96,7 +96,11 @@ class MemoryBucket:
         return version
 
     def delete(self, key: str) -> None:
-        self.objects.pop(key, None)
+        """As S3 does: a versioned bucket keeps the versions (a delete marker hides them), another forgets."""
+        if self.versioned and key in self.objects:
+            self.objects[key].append(StoredObject(b"", f"v{next(self._versions)}", "", deleted=True))
+        else:
+            self.objects.pop(key, None)
 
     def _find(self, key: str, pin: Pin | None) -> StoredObject | None:
         versions = self.objects.get(key)
@@ -105,8 +109,10 @@ class MemoryBucket:
                 return None
             return None
         if pin is not None and pin.version_id:
-            return next((v for v in versions if v.version_id == pin.version_id), None)
+            return next((v for v in versions if v.version_id == pin.version_id and not v.deleted), None)
         latest = versions[-1]
+        if latest.deleted:
+            return None
         if pin is not None and pin.etag and latest.etag != pin.etag:
             raise ObjectChanged(f"{key} was replaced after this job's upload (it asked for ETag {pin.etag}); "
                                 "the newer upload is a job of its own")
@@ -176,13 +182,16 @@ class MemoryBucket:
 
     # reading back
     def data(self, key: str) -> bytes:
-        return self.objects[key][-1].data
+        latest = self.objects[key][-1]
+        if latest.deleted:
+            raise KeyError(f"NoSuchKey: {key} (deleted)")
+        return latest.data
 
     def json(self, key: str) -> Any:
         return json.loads(self.data(key))
 
     def has(self, key: str) -> bool:
-        return key in self.objects
+        return key in self.objects and not self.objects[key][-1].deleted
 
     def fetch(self, url: str) -> bytes:
         """What a presigned URL of this bucket serves (the version it names, else the latest)."""
@@ -197,7 +206,7 @@ class MemoryBucket:
         return obj.data
 
     def versions(self, key: str) -> int:
-        return len(self.objects.get(key, []))
+        return sum(1 for v in self.objects.get(key, []) if not v.deleted)
 
 
 class MemoryJobs:

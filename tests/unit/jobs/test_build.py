@@ -285,12 +285,22 @@ def test_an_empty_job_file_fails_with_invalid_job_file(bucket):
 
 
 def test_a_job_file_deleted_before_the_event_is_handled(bucket):
+    bucket.versioned = False  # with versions, the job's own version outlives the delete (next test)
     bucket.put("uploads/j.json", b'{"image": "cat.png"}')
     job = job_for(bucket, "uploads/j.json")
     bucket.delete("uploads/j.json")
     err = failure(job, bucket)
     assert err.code == "INVALID_JOB_FILE"
     assert "uploads/j.json no longer exists" in err.message
+
+
+def test_a_deleted_upload_is_still_read_by_its_version_where_the_bucket_keeps_versions(bucket, image_data):
+    bucket.put("uploads/cat.png", image_data())
+    bucket.put("uploads/j.json", b'{"image": "cat.png", "prompt": "still here"}')
+    job = job_for(bucket, "uploads/j.json")
+    bucket.delete("uploads/j.json")  # S3 adds a delete marker; the version the event named is still there
+    assert not bucket.has("uploads/j.json")
+    assert prepare(job, bucket, UP, STACK).params.prompt == "still here"
 
 
 # --- priority -----------------------------------------------------------------------------------

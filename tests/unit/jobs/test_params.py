@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from i2v.contracts.errors import DefaultsFileError, InvalidJobFile
+from i2v.contracts.errors import DefaultsFileError, ErrorCode, InvalidJobFile, InvalidParameters
 from i2v.contracts.params import DEFAULTS_FILE_KEYS, JOB_FILE_KEYS
 from i2v.jobs import params as p
 
@@ -89,8 +89,17 @@ def test_ascii_metadata_is_written_as_is():
     assert p.encode_metadata_value("plain prompt") == "plain prompt"
 
 
-def test_malformed_encoded_words_are_kept_verbatim():
-    assert p.decode_metadata_value("=?bogus-charset?B?////?=") == "=?bogus-charset?B?////?="
+@pytest.mark.parametrize("value", ["=?bogus-charset?B?////?=", "=?utf-8?b?!!!notbase64?=", "=?utf-8?b?aMOpb?=",
+                                   "=?utf-8?b?/w==?=", "=?x-unknown?q?abc?="])
+def test_an_encoded_word_that_cannot_be_decoded_is_invalid_metadata(value):
+    with pytest.raises(InvalidParameters) as caught:
+        p.from_metadata({"Prompt": value})
+    assert caught.value.code == ErrorCode.INVALID_METADATA
+    assert "the metadata prompt" in caught.value.message and "=?UTF-8?B?" in caught.value.message
+
+
+def test_text_that_only_looks_like_an_encoded_word_is_kept():
+    assert p.decode_metadata_value("what=? and =?no") == "what=? and =?no"
 
 
 @pytest.mark.parametrize("text", ["two\nlines é", "two\nlines", "cr\r\x80", "tab\there", "=?utf-8?q?hi?="])
