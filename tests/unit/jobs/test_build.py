@@ -153,6 +153,7 @@ def test_end_image_metadata_above_the_root_is_invalid(bucket, image_data):
     err = failure(job_for(bucket, "uploads/cat.png"), bucket)
     assert err.code == "INVALID_END_IMAGE"
     assert "above the bucket root" in err.message
+    assert "metadata" in err.message and "job file" not in err.message  # it came from metadata
 
 
 def test_end_image_metadata_outside_the_uploads_prefix_is_invalid(bucket, image_data):
@@ -160,6 +161,7 @@ def test_end_image_metadata_outside_the_uploads_prefix_is_invalid(bucket, image_
     err = failure(job_for(bucket, "uploads/cat.png"), bucket)
     assert err.code == "INVALID_END_IMAGE"
     assert "'outputs/x.png'" in err.message and "expected a key under uploads/" in err.message
+    assert "metadata" in err.message and "job file" not in err.message
 
 
 # --- pins: a job reads only the object version it was made for ----------------------------------
