@@ -10,11 +10,12 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-.PHONY: help install demo test test-unit test-e2e test-infra soak bench synth deploy destroy lint clean
+.PHONY: help install browser demo test test-unit test-e2e test-infra soak bench synth deploy destroy lint clean
 
 help:
 	@echo "make demo    - run the whole pipeline locally on a sample image (no AWS account needed)"
 	@echo "make test    - unit, workflow, infrastructure (synth + cdk-nag + cfn-lint) and end-to-end tests"
+	@echo "make browser - install Debian's chromium (as root) for the test that opens the run page"
 	@echo "make soak    - the full fault soak (300+ uploads, duplicates, 429s, 5xx, failures)"
 	@echo "make bench   - benchmarks against the usual designs; writes bench-results/"
 	@echo "make synth   - cdk synth (no Docker, no AWS account; bundling the functions needs PyPI)"
@@ -34,6 +35,15 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 install: $(VENV)/.installed node_modules/.installed
+
+# Debian's Chromium, for the test that opens the run page in a real browser (tests/e2e/test_demo_page.py,
+# through Playwright; no browser is ever downloaded). .ci/run calls this; `make test` does not.
+browser:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: $$(/usr/bin/chromium --version 2>/dev/null)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else echo "make browser: /usr/bin/chromium is missing and cannot be installed here (needs root and apt-get);" \
+		"the browser test will be skipped"; fi
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/i2v demo
@@ -72,4 +82,4 @@ lint: $(VENV)/.installed
 	PYTHONPATH=functions:infra $(VENV)/bin/lint-imports --no-cache
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache demo-output i2v-output .i2v-up
+	rm -rf cdk.out .pytest_cache .mypy_cache demo-output i2v-output .i2v-up test-artifacts
