@@ -86,9 +86,9 @@ def test_the_run_page_plays_every_video_and_shows_every_failure_in_chromium(tmp_
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HIGHWAY_API_BASE_URL"}
     result = subprocess.run([str(I2V), "local", "good.png", "tiny.png", "--out", "out"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
-    assert result.returncode == 1, result.stderr[-3000:]  # one job failed
     out = tmp_path / "out"
-    assert (out / "index.html").is_file() and "index.html" in result.stderr
+    assert result.returncode == 1 and (out / "index.html").is_file(), result.stderr[-3000:]  # one job failed
+    assert "index.html" in result.stderr
     notes = {n["source"]["key"]: n for n in (json.loads(p.read_text()) for p in out.glob("*.json"))}
     assert {k: n["status"] for k, n in notes.items()} == {"uploads/good.png": "SUCCEEDED",
                                                          "uploads/tiny.png": "FAILED"}
