@@ -37,8 +37,13 @@ ENV_DOWNLOAD_URL_TTL = "I2V_DOWNLOAD_URL_TTL_SECONDS"
 ENV_IMAGE_URL_TTL = "I2V_IMAGE_URL_TTL_SECONDS"
 ENV_SUBMIT_MAX_ATTEMPTS = "I2V_SUBMIT_MAX_ATTEMPTS"
 ENV_JOB_RETENTION_DAYS = "I2V_JOB_RETENTION_DAYS"  # store: records expire (DynamoDB TTL) this long after the end
+ENV_PRICES = "I2V_PRICES"  # JSON: {"Standard": {"5": 0.13, ...}, ...} over the defaults (i2v.contracts.prices)
+ENV_BUDGET_DAILY = "I2V_BUDGET_DAILY_USD"
+ENV_BUDGET_MONTHLY = "I2V_BUDGET_MONTHLY_USD"
+ENV_BUDGET_ACTION = "I2V_BUDGET_ACTION"  # wait | fail
 ENV_TRIGGER = "I2V_TRIGGER"  # "images": images and job files start jobs; "job-files": only job and batch files do
 ENV_IMAGE_GRACE = "I2V_IMAGE_GRACE_SECONDS"  # an image waits this long for a job file that may name it
+ENV_EVENT_BUS = "I2V_EVENT_BUS"  # store: the EventBridge bus (name, or "default") the notifications also go to
 ENV_POWERTOOLS_SERVICE = "POWERTOOLS_SERVICE_NAME"
 ENV_POWERTOOLS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 
@@ -56,16 +61,17 @@ FUNCTION_ENV: dict[str, tuple[str, ...]] = {
     FN_DISPATCH: (ENV_BUCKET, ENV_JOBS_TABLE, ENV_CONTROL_TABLE, ENV_IDEMPOTENCY_TABLE, ENV_STATE_MACHINE_ARN,
                   ENV_WAKE_QUEUE_URL, ENV_API_KEY_SECRET, ENV_PROVIDER_URL, ENV_MAX_IN_FLIGHT, ENV_SUBMITS_PER_MINUTE,
                   ENV_DEADLINE_STANDARD, ENV_DEADLINE_PROFESSIONAL, ENV_SUBMIT_MAX_ATTEMPTS, ENV_IMAGE_URL_TTL,
+                  ENV_PRICES, ENV_BUDGET_DAILY, ENV_BUDGET_MONTHLY, ENV_BUDGET_ACTION,
                   *_OBSERVABILITY),
     FN_STATUS: (ENV_JOBS_TABLE, ENV_API_KEY_SECRET, ENV_PROVIDER_URL, *_OBSERVABILITY),
     FN_STORE: (ENV_BUCKET, ENV_TOPIC_ARN, ENV_JOBS_TABLE, ENV_CONTROL_TABLE, ENV_WAKE_QUEUE_URL, ENV_PROVIDER_URL,
                ENV_URL_POLICY, ENV_MAX_VIDEO_BYTES, ENV_DOWNLOAD_URL_TTL, ENV_MAX_IN_FLIGHT,
-               ENV_SUBMITS_PER_MINUTE, ENV_JOB_RETENTION_DAYS, *_OBSERVABILITY),
+               ENV_SUBMITS_PER_MINUTE, ENV_JOB_RETENTION_DAYS, ENV_EVENT_BUS, *_OBSERVABILITY),
 }
 # Read by every function when set, and set only by local runs: never part of a deployed function's environment.
 LOCAL_ONLY_ENV = (ENV_API_KEY, ENV_TIME_SCALE)
 # Given in AWS, absent in local runs (where HIGHWAY_API_KEY holds the key instead of a secret).
-OPTIONAL_ENV = (ENV_API_KEY_SECRET,)
+OPTIONAL_ENV = (ENV_API_KEY_SECRET, ENV_BUDGET_DAILY, ENV_BUDGET_MONTHLY)  # no budget variable: no limit
 
 # --- tables: keys and indexes the functions query and the stack creates -----------------------
 JOBS_TABLE_KEY = "job_id"
@@ -96,10 +102,15 @@ DEFAULT_DOWNLOAD_URL_TTL = 3600  # presigned download URL in the notification; L
 DEFAULT_IMAGE_URL_TTL = 15 * 60  # presigned GET the provider uses to fetch the image
 DEFAULT_SUBMIT_MAX_ATTEMPTS = 6  # 5xx / connection failures before the job fails
 DEFAULT_JOB_RETENTION_DAYS = 90  # job records expire (DynamoDB TTL) this long after they end
+BUDGET_WAIT = "wait"  # a job that would pass a spend budget waits for the next period (or a raised budget)
+BUDGET_FAIL = "fail"  # ... or fails with BUDGET_EXCEEDED
+BUDGET_ACTIONS = (BUDGET_WAIT, BUDGET_FAIL)
 TRIGGER_IMAGES = "images"
 TRIGGER_JOB_FILES = "job-files"
 TRIGGERS = (TRIGGER_IMAGES, TRIGGER_JOB_FILES)
 DEFAULT_TRIGGER = TRIGGER_IMAGES
+DEFAULT_EVENT_BUS = "default"  # the account's default EventBridge bus
+EVENT_SOURCE = "i2v"  # the `source` of every event the pipeline puts on EventBridge
 DEFAULT_IMAGE_GRACE_SECONDS = 10  # long enough for a job file uploaded together with its images
 DISPATCH_SCHEDULE_SECONDS = 60  # the dispatcher's safety-net wake (a finishing job wakes it at once)
 URL_POLICY_PUBLIC_HTTPS = "public-https"
@@ -165,6 +176,11 @@ METRIC_BYTES_STORED = "BytesStored"
 METRIC_QUEUED = "JobsQueued"  # valid jobs parked in the backlog
 METRIC_BACKLOG_JOBS = "BacklogJobs"  # jobs waiting in the backlog
 METRIC_BACKLOG_OLDEST = "BacklogOldestSeconds"  # age of the oldest waiting job, from its upload
+METRIC_REUSED = "VideosReused"  # copied from an earlier video of the same content: not paid again
+METRIC_REUSE_SAVED_USD = "ReuseSavedUsd"
+METRIC_SPEND_TODAY_USD = "SpendTodayUsd"
+METRIC_SPEND_MONTH_USD = "SpendMonthUsd"
+METRIC_BUDGET_WAITS = "BudgetWaits"  # a job that would have passed a budget
 METRIC_SUBMIT_OUTCOME_UNKNOWN = "SubmitOutcomeUnknown"  # paid but possibly undelivered: alarmed
 METRIC_SKIPPED = "ObjectsSkipped"
 METRIC_DUPLICATES = "DuplicateEvents"

@@ -29,7 +29,7 @@ def build_timings(times: dict[str, Any], notified_at: float) -> dict[str, Any]:
 
 def build_notification(*, job: dict[str, Any], status: str, task_id: str | None, provider_status: str | None,
                        output: dict[str, Any] | None, error: dict[str, Any] | None,
-                       notified_at: float) -> dict[str, Any]:
+                       notified_at: float, reused_from: str | None = None) -> dict[str, Any]:
     if status not in (SUCCEEDED, FAILED):
         raise ValueError(f"status must be {SUCCEEDED} or {FAILED}, got {status!r}")
     if (status == SUCCEEDED) != (output is not None) or (status == FAILED) != (error is not None):
@@ -49,12 +49,15 @@ def build_notification(*, job: dict[str, Any], status: str, task_id: str | None,
             "end_image_key": request.get("end_image_key"),
             "image_key": job.get("image_key"),
             "priority": request.get("priority"),
+            "reuse": request.get("reuse"),
         },
         "provider": {"task_id": task_id, "status": provider_status},
         "output": output,
         "error": error,
         "timings": build_timings(job.get("timings") or {}, notified_at),
+        "cost": {"estimated_usd": round(float(job.get("price_usd") or 0.0), 4)},
         **({"batch": job["batch"]} if job.get("batch") else {}),
+        **({"reused_from": reused_from} if reused_from else {}),
     }
 
 

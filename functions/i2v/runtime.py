@@ -16,6 +16,7 @@ from i2v.aws import clients
 from i2v.aws.backlog import DynamoBacklog
 from i2v.aws.batches import DynamoLedger
 from i2v.aws.claims import DynamoClaims
+from i2v.aws.contents import DynamoContents
 from i2v.aws.control_table import DynamoLeaseStore
 from i2v.aws.faults import is_transient
 from i2v.aws.jobs_table import JobsTable
@@ -23,6 +24,7 @@ from i2v.aws.notifier import Notifier
 from i2v.aws.outputs import DynamoOutputNames
 from i2v.aws.s3 import S3Bucket
 from i2v.aws.secrets import api_key
+from i2v.aws.spend import DynamoSpend
 from i2v.aws.waker import RowSender, Waker
 from i2v.aws.workflow import Workflow
 from i2v.batch import close_row
@@ -117,7 +119,8 @@ def dispatcher() -> Dispatcher:
     return Dispatcher(DispatchDeps(
         settings=s, backlog=DynamoBacklog(s.jobs_table, s.control_table), jobs=JobsTable(s.jobs_table),
         capacity=_capacity(s.control_table, s.capacity), client=client, bucket=S3Bucket(s.bucket),
-        workflow=Workflow(s.state_machine_arn), wake_later=waker.wake_later, once=_idempotent_once()))
+        workflow=Workflow(s.state_machine_arn), wake_later=waker.wake_later, contents=DynamoContents(s.control_table),
+        spend=DynamoSpend(s.control_table), once=_idempotent_once()))
 
 
 @cache
@@ -137,11 +140,12 @@ def store_deps() -> StoreDeps:
         return copy_video(url, policy, upload, s.max_video_bytes, session)
 
     waker = Waker(s.wake_queue_url)
-    bucket, notifier, ledger = S3Bucket(s.bucket), Notifier(s.topic_arn), DynamoLedger(s.control_table)
+    bucket, notifier, ledger = S3Bucket(s.bucket), Notifier(s.topic_arn, s.event_bus), DynamoLedger(s.control_table)
     return StoreDeps(bucket=bucket, notifier=notifier, jobs=JobsTable(s.jobs_table),
                      release_slot=_capacity(s.control_table, s.capacity).release, copy_video=copy,
                      names=DynamoOutputNames(s.control_table), wake_dispatcher=waker.wake,
                      on_published=lambda note: _close_row(note, ledger, bucket, notifier),
+                     contents=DynamoContents(s.control_table),
                      download_url_ttl=s.download_url_ttl, job_retention_days=s.job_retention_days)
 
 

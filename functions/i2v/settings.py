@@ -16,6 +16,8 @@ from typing import Any
 from i2v import constants as c
 from i2v.contracts.errors import InvalidParameters
 from i2v.contracts.params import stack_defaults
+from i2v.contracts.prices import PriceTableError, price_table
+from i2v.spend import BUDGET_ACTIONS, WAIT, Budget
 
 
 class SettingsError(RuntimeError):
@@ -141,6 +143,34 @@ class IntakeSettings:
         return self.trigger == c.TRIGGER_IMAGES
 
 
+def _prices(env: Env) -> dict[str, dict[int, float]]:
+    raw = env.raw(c.ENV_PRICES) or "{}"
+    try:
+        return price_table(json.loads(raw))
+    except (ValueError, PriceTableError) as exc:
+        raise SettingsError(f"environment variable {c.ENV_PRICES}: {exc}") from None
+
+
+def _budget(env: Env) -> Budget:
+    def dollars(name: str) -> float | None:
+        raw = env.raw(name)
+        if raw is None:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"environment variable {name} must be a number of dollars, got {raw!r}") from None
+        if not value >= 0:
+            raise SettingsError(f"environment variable {name} must be at least 0, got {raw!r}")
+        return value
+
+    action = env.text(c.ENV_BUDGET_ACTION, WAIT)
+    if action not in BUDGET_ACTIONS:
+        raise SettingsError(f"environment variable {c.ENV_BUDGET_ACTION} must be one of {', '.join(BUDGET_ACTIONS)}, "
+                            f"got {action!r}")
+    return Budget(daily_usd=dollars(c.ENV_BUDGET_DAILY), monthly_usd=dollars(c.ENV_BUDGET_MONTHLY), action=action)
+
+
 @dataclass(frozen=True)
 class DispatchSettings:
     bucket: str
@@ -156,6 +186,8 @@ class DispatchSettings:
     deadline_professional: int = c.DEFAULT_DEADLINE_PROFESSIONAL
     submit_max_attempts: int = c.DEFAULT_SUBMIT_MAX_ATTEMPTS
     image_url_ttl: int = c.DEFAULT_IMAGE_URL_TTL
+    prices: dict[str, dict[int, float]] = field(default_factory=lambda: price_table({}))
+    budget: Budget = field(default_factory=Budget)
 
     @property
     def time_scale(self) -> float:
@@ -188,6 +220,7 @@ class StoreSettings:
     download_url_ttl: int = c.DEFAULT_DOWNLOAD_URL_TTL
     capacity: Capacity = field(default_factory=Capacity)
     job_retention_days: int = c.DEFAULT_JOB_RETENTION_DAYS
+    event_bus: str = c.DEFAULT_EVENT_BUS  # the EventBridge bus the notifications also go to
 
 
 def _provider_url(env: Env) -> str:
@@ -217,7 +250,8 @@ def dispatch_settings(environ: Mapping[str, str] | None = None) -> DispatchSetti
         deadline_standard=env.integer(c.ENV_DEADLINE_STANDARD, c.DEFAULT_DEADLINE_STANDARD),
         deadline_professional=env.integer(c.ENV_DEADLINE_PROFESSIONAL, c.DEFAULT_DEADLINE_PROFESSIONAL),
         submit_max_attempts=env.integer(c.ENV_SUBMIT_MAX_ATTEMPTS, c.DEFAULT_SUBMIT_MAX_ATTEMPTS),
-        image_url_ttl=env.integer(c.ENV_IMAGE_URL_TTL, c.DEFAULT_IMAGE_URL_TTL))
+        image_url_ttl=env.integer(c.ENV_IMAGE_URL_TTL, c.DEFAULT_IMAGE_URL_TTL),
+        prices=_prices(env), budget=_budget(env))
 
 
 def status_settings(environ: Mapping[str, str] | None = None) -> StatusSettings:
@@ -235,4 +269,5 @@ def store_settings(environ: Mapping[str, str] | None = None) -> StoreSettings:
         max_video_bytes=env.integer(c.ENV_MAX_VIDEO_BYTES, c.DEFAULT_MAX_VIDEO_BYTES),
         download_url_ttl=env.integer(c.ENV_DOWNLOAD_URL_TTL, c.DEFAULT_DOWNLOAD_URL_TTL),
         capacity=Capacity.read(env),
-        job_retention_days=env.integer(c.ENV_JOB_RETENTION_DAYS, c.DEFAULT_JOB_RETENTION_DAYS))
+        job_retention_days=env.integer(c.ENV_JOB_RETENTION_DAYS, c.DEFAULT_JOB_RETENTION_DAYS),
+        event_bus=env.text(c.ENV_EVENT_BUS, c.DEFAULT_EVENT_BUS))

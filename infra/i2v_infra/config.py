@@ -28,8 +28,15 @@ as JSON text). A bad value fails synth with a message that names the knob.
 | trigger                       | images                      | images: images and job files start jobs;           |
 |                               |                             | job-files: only job and batch files do             |
 | imageGraceSeconds             | 10                          | an image waits this long for a job file naming it  |
+| prices                        | Standard 5s 0.13, 10s 0.26; | the provider's price per mode and duration ($)     |
+|                               | Professional 0.475 / 0.95   | (object; entries may be omitted)                   |
+| budgetDailyUsd                | (none: no limit)            | provider spend allowed per UTC day                 |
+| budgetMonthlyUsd              | (none: no limit)            | provider spend allowed per UTC month               |
+| budgetAction                  | wait                        | wait: over-budget jobs wait; fail: BUDGET_EXCEEDED |
 | jobRetentionDays              | 90                          | a job record expires (DynamoDB TTL) this many days |
 |                               |                             | after the job ends (1 to 3650)                     |
+| eventBusName                  | default                     | EventBridge bus the notifications also go to (an   |
+|                               |                             | existing bus's name; default: the account's own)   |
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from typing import Any
 from i2v import constants as c
 from i2v.contracts.errors import InvalidParameters
 from i2v.contracts.params import stack_defaults
+from i2v.contracts.prices import PriceTableError, price_table
 from i2v_infra.resources import FUNCTIONS
 
 
@@ -68,6 +76,7 @@ _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]+/$")
+_EVENT_BUS_NAME = re.compile(r"^(?!aws\.)[A-Za-z0-9._-]{1,256}$")  # a custom bus's name, or "default"
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,12 @@ class AppConfig:
     queue_age_alarm_seconds: int = DEFAULT_QUEUE_AGE_ALARM_SECONDS
     trigger: str = c.DEFAULT_TRIGGER
     image_grace_seconds: int = c.DEFAULT_IMAGE_GRACE_SECONDS
+    prices: Mapping[str, Mapping[int, float]] = field(default_factory=lambda: price_table({}))
+    budget_daily_usd: float | None = None
+    budget_monthly_usd: float | None = None
+    budget_action: str = c.BUDGET_WAIT
     job_retention_days: int = c.DEFAULT_JOB_RETENTION_DAYS
+    event_bus_name: str = c.DEFAULT_EVENT_BUS
 
     @property
     def destroy_on_delete(self) -> bool:
@@ -129,7 +143,14 @@ class AppConfig:
             removal_policy=_choice(get, "removalPolicy", REMOVAL_POLICIES, "retain"),
             trigger=_choice(get, "trigger", c.TRIGGERS, c.DEFAULT_TRIGGER),
             image_grace_seconds=_int(get, "imageGraceSeconds", c.DEFAULT_IMAGE_GRACE_SECONDS, 0, 900),
+            prices=_prices(get),
+            budget_daily_usd=_dollars(get, "budgetDailyUsd"),
+            budget_monthly_usd=_dollars(get, "budgetMonthlyUsd"),
+            budget_action=_choice(get, "budgetAction", c.BUDGET_ACTIONS, c.BUDGET_WAIT),
             job_retention_days=_int(get, "jobRetentionDays", c.DEFAULT_JOB_RETENTION_DAYS, 1, 3650),
+            event_bus_name=_matching(get, "eventBusName", _EVENT_BUS_NAME,
+                                     "an EventBridge event bus name (letters, digits, '.', '-', '_'; "
+                                     "not starting with 'aws.') or 'default'") or c.DEFAULT_EVENT_BUS,
             api_key_secret_name=_matching(get, "apiKeySecretName", _SECRET_NAME, "a Secrets Manager secret name"),
             provider_url=_provider_url(get),
             lambda_memory_mb=_memory(get),
@@ -224,6 +245,27 @@ def _job_defaults(get: Callable[[str], Any]) -> dict[str, Any]:
         return stack_defaults(_object(get, "defaults") or {})
     except InvalidParameters as exc:
         raise ConfigError(f"context knob 'defaults': {exc.message}") from None
+
+
+def _prices(get: Callable[[str], Any]) -> dict[str, dict[int, float]]:
+    """The provider's price per mode and duration: the defaults with the knob's entries over them."""
+    try:
+        return price_table(_object(get, "prices") or {})
+    except PriceTableError as exc:
+        raise ConfigError(f"context knob 'prices': {exc}") from None
+
+
+def _dollars(get: Callable[[str], Any], knob: str) -> float | None:
+    raw = _raw(get, knob)
+    if raw is None:
+        return None
+    try:
+        value = float(raw) if not isinstance(raw, bool) else -1.0
+    except (TypeError, ValueError):
+        value = -1.0
+    if not 0 <= value <= 10_000_000:
+        raise ConfigError(f"context knob {knob!r} must be a number of dollars (0 or more), got {raw!r}")
+    return value
 
 
 def _log_retention(get: Callable[[str], Any]) -> int:

@@ -11,11 +11,13 @@ import json
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from i2v import constants as c
+from i2v.contracts.prices import to_json
 from i2v_infra.bundling import function_code
 from i2v_infra.config import AppConfig
 from i2v_infra.constructs.functions import PipelineFunctions
@@ -85,7 +87,8 @@ class PipelineStack(cdk.Stack):
         workflow = Workflow(self, "Workflow", state_machine_name=state_machine_name,
                             status_function=functions.status, store_function=functions.store,
                             log_retention=retention, removal_policy=removal)
-        self._grant(functions, storage, queue, tables, api_key, notifications, workflow)
+        self._grant(functions, storage, queue, tables, api_key, notifications, workflow,
+                    self.event_bus_arn(config.event_bus_name))
 
         monitoring = Monitoring(self, "Monitoring", uploads=queue.queue, dead_letters=queue.dead_letters,
                                 wake=queue.wake, state_machine=workflow.state_machine, functions=functions.all,
@@ -94,6 +97,7 @@ class PipelineStack(cdk.Stack):
                                                      for name in (c.FN_DISPATCH, c.FN_STATUS)},
                                 alarm_email=config.alarm_email,
                                 queue_age_alarm_seconds=config.queue_age_alarm_seconds,
+                                budgets={"daily": config.budget_daily_usd, "monthly": config.budget_monthly_usd},
                                 dashboard_name=f"{self.stack_name}-{cdk.Aws.REGION}", removal_policy=removal)
 
         outputs = {
@@ -101,6 +105,7 @@ class PipelineStack(cdk.Stack):
             "UploadsPrefix": (config.uploads_prefix, "Drop images or job .json files under this prefix"),
             "OutputsPrefix": (config.outputs_prefix, "Videos and manifests appear under this prefix"),
             "TopicArn": (notifications.topic.topic_arn, "Job notifications (i2v.notification/v1)"),
+            "EventBusName": (config.event_bus_name, "EventBridge bus the notifications also go to (source i2v)"),
             "AlarmTopicArn": (monitoring.alarm_topic.topic_arn, "Operator alarms"),
             "StateMachineArn": (workflow.state_machine.state_machine_arn, "Per-job workflow"),
             OUTPUT_QUEUE_URL: (queue.queue.queue_url, "Upload events waiting for the intake function"),
@@ -135,18 +140,29 @@ class PipelineStack(cdk.Stack):
             c.ENV_URL_POLICY: c.URL_POLICY_PUBLIC_HTTPS,
             c.ENV_MAX_VIDEO_BYTES: str(config.max_video_bytes),
             c.ENV_TRIGGER: config.trigger,
+            c.ENV_PRICES: json.dumps(to_json(config.prices), separators=(",", ":")),
+            **({c.ENV_BUDGET_DAILY: str(config.budget_daily_usd)} if config.budget_daily_usd is not None else {}),
+            **({c.ENV_BUDGET_MONTHLY: str(config.budget_monthly_usd)} if config.budget_monthly_usd is not None
+               else {}),
+            c.ENV_BUDGET_ACTION: config.budget_action,
             c.ENV_IMAGE_GRACE: str(config.image_grace_seconds),
             c.ENV_SUBMIT_MAX_ATTEMPTS: str(c.DEFAULT_SUBMIT_MAX_ATTEMPTS),
             c.ENV_IMAGE_URL_TTL: str(c.DEFAULT_IMAGE_URL_TTL),
             c.ENV_DOWNLOAD_URL_TTL: str(c.DEFAULT_DOWNLOAD_URL_TTL),
             c.ENV_JOB_RETENTION_DAYS: str(config.job_retention_days),
+            c.ENV_EVENT_BUS: config.event_bus_name,
             c.ENV_POWERTOOLS_SERVICE: c.SERVICE_NAME,
             c.ENV_POWERTOOLS_NAMESPACE: c.METRICS_NAMESPACE,
         })
 
+    def event_bus_arn(self, name: str) -> str:
+        """arn:${Partition}:events:${Region}:${Account}:event-bus/<name> (``default``: the account's default bus;
+        the stack uses the bus, it does not create it)."""
+        return self.format_arn(service="events", resource="event-bus", resource_name=name)
+
     @staticmethod
     def _grant(functions: PipelineFunctions, storage: Storage, queue: JobQueue, tables: Tables,
-               api_key: ApiKeySecret, notifications: Notifications, workflow: Workflow) -> None:
+               api_key: ApiKeySecret, notifications: Notifications, workflow: Workflow, event_bus_arn: str) -> None:
         """Each function gets exactly the calls its step makes (tests/infra/test_least_privilege.py lists
         them per adapter). TransactWriteItems has no IAM action of its own: each Update inside it needs
         dynamodb:UpdateItem on its table."""
@@ -168,7 +184,8 @@ class PipelineStack(cdk.Stack):
         storage.grant_read_uploads(dispatch)
         tables.grant(dispatch, jobs, "Query", index=c.BACKLOG_INDEX)
         tables.grant(dispatch, jobs, "UpdateItem")
-        tables.grant(dispatch, control, "BatchGetItem", "GetItem", "UpdateItem")
+        tables.grant(dispatch, control, "BatchGetItem", "GetItem", "UpdateItem", "DeleteItem")
+        storage.grant_check_outputs(dispatch)  # pay once per content: the earlier video still exists
         tables.grant(dispatch, idempotency, "GetItem", "PutItem", "UpdateItem", "DeleteItem")
         api_key.grant_read(dispatch)
         workflow.grant_start(dispatch)
@@ -182,6 +199,8 @@ class PipelineStack(cdk.Stack):
         store = functions.store
         storage.grant_write_outputs(store)
         tables.grant(store, jobs, "UpdateItem")
-        tables.grant(store, control, "BatchGetItem", "UpdateItem")
+        tables.grant(store, control, "BatchGetItem", "UpdateItem", "DeleteItem")
         queue.grant_wake(store)
         notifications.grant_publish(store)
+        # ... and put the same document on the EventBridge bus (used, not created, by the stack).
+        store.add_to_role_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[event_bus_arn]))

@@ -140,6 +140,9 @@ class MemoryBucket:
         self.reads.append((key, start, end))
         return self._get(key, pin).data[start:end + 1]
 
+    def digest(self, key: str, pin: Pin | None = None) -> str:
+        return hashlib.sha256(self._get(key, pin).data).hexdigest()
+
     def read_all(self, key: str, max_bytes: int, pin: Pin | None = None) -> bytes:
         self.reads.append((key, 0, max_bytes - 1))
         return self._get(key, pin).data[:max_bytes]
@@ -545,6 +548,87 @@ class MemoryRows:
         self.sent.append(json.loads(json.dumps(message)))
 
 
+class MemoryContents:
+    """i2v.aws.contents.DynamoContents in a dict."""
+
+    def __init__(self, meter: Meter | None = None) -> None:
+        from i2v.contents import Origin
+
+        self.meter = meter or Meter()
+        self.items: dict[str, Origin] = {}
+        self._origin = Origin
+
+    def find(self, content_key: str) -> Any:
+        self.meter.add("dynamodb.GetItem")
+        return self.items.get(content_key)
+
+    def produce(self, content_key: str, job_id: str, until: float, now: float) -> bool:
+        from i2v.contents import PENDING
+
+        self.meter.add("dynamodb.UpdateItem")
+        found = self.items.get(content_key)
+        if found is None or found.job_id == job_id or (found.state == PENDING and found.until <= now):
+            self.items[content_key] = self._origin(content_key, job_id, PENDING, until)
+            return True
+        return False
+
+    def done(self, origin: Any) -> bool:
+        from i2v.contents import DONE
+
+        self.meter.add("dynamodb.UpdateItem")
+        found = self.items.get(origin.content_key)
+        if found is None or found.job_id != origin.job_id:
+            return False
+        self.items[origin.content_key] = self._origin(**{**origin.to_dict(), "state": DONE, "until": found.until})
+        return True
+
+    def release(self, content_key: str, job_id: str) -> None:
+        from i2v.contents import PENDING
+
+        self.meter.add("dynamodb.DeleteItem")
+        found = self.items.get(content_key)
+        if found is not None and found.job_id == job_id and found.state == PENDING:
+            del self.items[content_key]
+
+    def forget(self, content_key: str, job_id: str) -> None:
+        from i2v.contents import DONE
+
+        self.meter.add("dynamodb.DeleteItem")
+        found = self.items.get(content_key)
+        if found is not None and found.job_id == job_id and found.state == DONE:
+            del self.items[content_key]
+
+
+class MemorySpend:
+    """i2v.aws.spend.DynamoSpend in a dict (a reservation is one transaction, all or nothing)."""
+
+    def __init__(self, meter: Meter | None = None) -> None:
+        self.meter = meter or Meter()
+        self.usd: dict[str, float] = {}
+
+    def reserve(self, usd: float, periods: Any, budget: Any) -> str | None:
+        for name, limit in (("day", budget.daily_usd), ("month", budget.monthly_usd)):
+            if limit is not None and usd > limit:
+                return name
+        self.meter.add("dynamodb.TransactWriteItems")
+        keys = {"day": f"day#{periods.day}", "month": f"month#{periods.month}"}
+        for name, limit in (("day", budget.daily_usd), ("month", budget.monthly_usd)):
+            if limit is not None and self.usd.get(keys[name], 0.0) > limit - usd + 1e-9:
+                return name
+        for key in keys.values():
+            self.usd[key] = round(self.usd.get(key, 0.0) + usd, 6)
+        return None
+
+    def refund(self, usd: float, periods: Any) -> None:
+        for key in (f"day#{periods.day}", f"month#{periods.month}"):
+            self.meter.add("dynamodb.UpdateItem")
+            self.usd[key] = round(self.usd.get(key, 0.0) - usd, 6)
+
+    def totals(self, periods: Any) -> tuple[float, float]:
+        self.meter.add("dynamodb.GetItem", 2)
+        return self.usd.get(f"day#{periods.day}", 0.0), self.usd.get(f"month#{periods.month}", 0.0)
+
+
 class MemoryWorkflow:
     """Step Functions by execution name: a repeated name starts nothing and returns False."""
 
@@ -572,18 +656,35 @@ class MemoryWorkflow:
 
 
 class MemoryNotifier:
-    def __init__(self, meter: Meter | None = None) -> None:
+    """i2v.aws.notifier.Notifier: the EventBridge event first, then the SNS message, in that order."""
+
+    def __init__(self, meter: Meter | None = None, event_bus: str = "default") -> None:
         self.meter = meter or Meter()
-        self.published: list[dict[str, Any]] = []
-        self.fail_next: Exception | None = None
+        self.event_bus = event_bus
+        self.published: list[dict[str, Any]] = []  # the SNS messages
+        self.events: list[dict[str, Any]] = []  # the PutEvents entries, their Detail parsed
+        self.fail_next: Exception | None = None  # the next SNS publish raises it (after its event was put)
+        self.fail_event_next: Exception | None = None  # the next PutEvents raises it (nothing is sent)
 
     def publish(self, notification: dict[str, Any]) -> str:
+        self.put_event(notification)
         self.meter.add("sns.Publish")
         if self.fail_next is not None:
             exc, self.fail_next = self.fail_next, None
             raise exc
         self.published.append(json.loads(json.dumps(notification)))
         return f"msg-{len(self.published)}"
+
+    def put_event(self, document: dict[str, Any]) -> str:
+        from i2v.aws.notifier import event_entry  # here: the fakes load without boto3 until they publish
+
+        entry = event_entry(document, self.event_bus)  # the real entry: its detail type, its size checked
+        self.meter.add("events.PutEvents")
+        if self.fail_event_next is not None:
+            exc, self.fail_event_next = self.fail_event_next, None
+            raise exc
+        self.events.append({**entry, "Detail": json.loads(entry["Detail"])})
+        return f"event-{len(self.events)}"
 
 
 class MemoryWaker:

@@ -8,6 +8,7 @@ name exactly the bytes its job wrote.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import uuid
@@ -145,6 +146,18 @@ class S3Bucket:
 
     def read_all(self, key: str, max_bytes: int, pin: Pin | None = None) -> bytes:
         return self._get(key, f"bytes=0-{max_bytes - 1}", pin)
+
+    def digest(self, key: str, pin: Pin | None = None) -> str:
+        try:
+            reply = self.s3.get_object(Bucket=self.bucket, Key=key, **_pin(pin))
+        except ClientError as exc:
+            if _changed(exc):
+                raise self._changed_error(key, pin) from None
+            raise
+        sha = hashlib.sha256()
+        for chunk in reply["Body"].iter_chunks(1024 * 1024):
+            sha.update(chunk)
+        return sha.hexdigest()
 
     def presign_get(self, key: str, expires_in: int, version_id: str | None = None) -> str:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}

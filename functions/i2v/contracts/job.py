@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -97,6 +99,8 @@ class Job:
     end_image_pin: Pin | None = None
     request: dict[str, Any] | None = None  # the parameters actually used, once known
     batch: BatchRef | None = None  # set for a row of a batch file
+    content_key: str | None = None  # same images + same request = same video (None: reuse is off)
+    price_usd: float | None = None  # what the provider charges for it, set when it is dispatched
     uploaded_at: str | None = None
     timings: dict[str, Any] = field(default_factory=dict)
 
@@ -106,6 +110,7 @@ class Job:
                 "image_pin": self.image_pin.to_dict() if self.image_pin else None,
                 "end_image_pin": self.end_image_pin.to_dict() if self.end_image_pin else None,
                 "request": self.request, "batch": self.batch.to_dict() if self.batch else None,
+                "content_key": self.content_key, "price_usd": self.price_usd,
                 "uploaded_at": self.uploaded_at, "timings": dict(self.timings)}
 
     @classmethod
@@ -114,5 +119,12 @@ class Job:
                    video_key=str(data["video_key"]), manifest_key=str(data["manifest_key"]),
                    image_key=data.get("image_key"), image_pin=Pin.from_dict(data.get("image_pin")),
                    end_image_pin=Pin.from_dict(data.get("end_image_pin")), request=data.get("request"),
-                   batch=BatchRef.from_dict(data.get("batch")),
+                   batch=BatchRef.from_dict(data.get("batch")), content_key=data.get("content_key"),
+                   price_usd=data.get("price_usd"),
                    uploaded_at=data.get("uploaded_at"), timings=dict(data.get("timings") or {}))
+
+
+def content_key(image_sha256: str, end_image_sha256: str | None, request: Mapping[str, Any]) -> str:
+    """The same image bytes (and end-frame bytes) with the same request make the same video."""
+    basis = {"image": image_sha256, "end_image": end_image_sha256, "request": dict(request)}
+    return hashlib.sha256(json.dumps(basis, sort_keys=True, ensure_ascii=False).encode()).hexdigest()

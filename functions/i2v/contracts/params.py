@@ -17,7 +17,7 @@ from i2v import constants as c
 from i2v.contracts.errors import ErrorCode, InvalidParameters
 from i2v.contracts.status import Priority
 
-PARAM_KEYS = ("mode", "prompt", "negative_prompt", "duration", "guidance_scale", "end_image", "priority")
+PARAM_KEYS = ("mode", "prompt", "negative_prompt", "duration", "guidance_scale", "end_image", "priority", "reuse")
 JOB_FILE_KEYS = frozenset(PARAM_KEYS) | {"image"}
 DEFAULTS_FILE_KEYS = frozenset(PARAM_KEYS) - {"end_image"}
 STACK_DEFAULTS: Mapping[str, Any] = {
@@ -26,7 +26,10 @@ STACK_DEFAULTS: Mapping[str, Any] = {
     "duration": c.DEFAULT_DURATION,
     "guidance_scale": c.DEFAULT_GUIDANCE_SCALE,
     "priority": Priority.NORMAL.value,
+    "reuse": True,
 }
+_TRUE = ("true", "yes", "1", "on")
+_FALSE = ("false", "no", "0", "off")
 _INTEGER = re.compile(r"\+?[0-9]{1,6}")  # ASCII digits only: "²".isdigit() is True, int("²") is not
 _MAX_NUMBER_TEXT = 64
 
@@ -42,12 +45,18 @@ class JobParams:
     guidance_scale: float
     end_image: str | None  # object key, already resolved
     priority: Priority = Priority.NORMAL
+    reuse: bool = True  # an earlier video of the same content and request may be copied instead of paid for
 
     def request(self) -> dict[str, Any]:
         """The notification's ``request`` object (the image key is added by the job)."""
         return {"mode": self.mode, "prompt": self.prompt, "negative_prompt": self.negative_prompt,
                 "duration": self.duration, "guidance_scale": self.guidance_scale, "end_image_key": self.end_image,
-                "priority": self.priority.value}
+                "priority": self.priority.value, "reuse": self.reuse}
+
+    def content_request(self) -> dict[str, Any]:
+        """What makes two videos the same besides the images: the parameters the provider sees."""
+        return {"mode": self.mode, "prompt": self.prompt, "negative_prompt": self.negative_prompt,
+                "duration": self.duration, "guidance_scale": self.guidance_scale}
 
 
 def merge_layers(*layers: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,6 +176,14 @@ def check_priority(value: object) -> Priority:
                             code=ErrorCode.INVALID_PRIORITY)
 
 
+def check_reuse(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InvalidParameters(f"reuse is {_show(value)}; expected true or false", code=ErrorCode.INVALID_REUSE)
+
+
 def check_end_image(value: object) -> str | None:
     if value is None:
         return None
@@ -187,6 +204,7 @@ def problems(merged: Mapping[str, Any]) -> list[InvalidParameters]:
         lambda: check_duration(merged.get("duration", c.DEFAULT_DURATION)),
         lambda: check_guidance_scale(merged.get("guidance_scale", c.DEFAULT_GUIDANCE_SCALE)),
         lambda: check_priority(merged.get("priority", Priority.NORMAL.value)),
+        lambda: check_reuse(merged.get("reuse", True)),
         lambda: check_end_image(merged.get("end_image")),
     )
     for check in checks:
@@ -215,6 +233,7 @@ def validate_params(merged: Mapping[str, Any]) -> JobParams:
         guidance_scale=check_guidance_scale(merged.get("guidance_scale", c.DEFAULT_GUIDANCE_SCALE)),
         end_image=check_end_image(merged.get("end_image")) or None,
         priority=check_priority(merged.get("priority", Priority.NORMAL.value)),
+        reuse=check_reuse(merged.get("reuse", True)),
     )
 
 

@@ -62,10 +62,16 @@ class WorkflowState:
     poll: Poll = field(default_factory=Poll)
     error: ErrorDetail | None = None
     notification: dict[str, Any] | None = None  # set by the store step: {"status", "manifest_key"}
+    reuse: dict[str, Any] | None = None  # an earlier video of the same content to copy (i2v.contents.Origin)
 
     @classmethod
     def started(cls, job: Job, task: Task, deadline_at: float, first_wait: int) -> WorkflowState:
         return cls(job=job, task=task, deadline_at=deadline_at, poll=Poll(wait_seconds=first_wait))
+
+    @classmethod
+    def reused(cls, job: Job, origin: dict[str, Any]) -> WorkflowState:
+        """A job whose video exists already: the ASL sends it straight to the store step, which copies it."""
+        return cls(job=job, poll=Poll(state=PollState.SUCCEEDED), reuse=origin)
 
     @classmethod
     def rejected(cls, job: Job, error: ErrorDetail) -> WorkflowState:
@@ -87,6 +93,8 @@ class WorkflowState:
                                "error": self.error.to_dict() if self.error else None}
         if self.notification is not None:
             out["notification"] = self.notification
+        if self.reuse is not None:
+            out["reuse"] = self.reuse
         return out
 
     @classmethod
@@ -97,4 +105,4 @@ class WorkflowState:
                    task=Task(task_id=str(task["task_id"]), submitted_at=str(task["submitted_at"])) if task else None,
                    deadline_at=data.get("deadline_at"), poll=Poll.from_dict(data.get("poll") or {}),
                    error=ErrorDetail.from_document(error, stage_hint) if error else None,
-                   notification=data.get("notification"))
+                   notification=data.get("notification"), reuse=data.get("reuse"))

@@ -17,7 +17,7 @@ from i2v.contracts.errors import (
     JobError,
     MissingImage,
 )
-from i2v.contracts.job import Job, JobKind, Pin, Source
+from i2v.contracts.job import Job, JobKind, Pin, Source, content_key
 from i2v.contracts.params import (
     DEFAULTS_FILE_KEYS,
     JOB_FILE_KEYS,
@@ -57,6 +57,10 @@ class ObjectStore(Protocol):
     def read_range(self, key: str, start: int, end: int, pin: Pin | None = None) -> bytes: ...
 
     def read_all(self, key: str, max_bytes: int, pin: Pin | None = None) -> bytes: ...
+
+    def digest(self, key: str, pin: Pin | None = None) -> str:
+        """SHA-256 of the object's bytes, read as a stream."""
+        ...
 
 
 @dataclass
@@ -195,4 +199,7 @@ def prepare(job: Job, store: ObjectStore, uploads_prefix: str, stack_defaults: M
     end_image = None
     if params.end_image:
         end_image, job.end_image_pin = _inspect(store, params.end_image, "end image", missing=EndImageMissing)
+    if params.reuse:  # one GET each: the bytes decide whether an earlier video is this one
+        end_sha = store.digest(params.end_image, job.end_image_pin) if params.end_image else None
+        job.content_key = content_key(store.digest(image_key, job.image_pin), end_sha, params.content_request())
     return PreparedJob(job=job, params=params, image=image, end_image=end_image)

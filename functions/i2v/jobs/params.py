@@ -26,6 +26,7 @@ METADATA_KEYS = {  # S3 user metadata names (x-amz-meta-*) -> canonical names
     "guidance-scale": "guidance_scale",
     "end-image": "end_image",
     "priority": "priority",
+    "reuse": "reuse",
 }
 MAX_JOB_FILE_BYTES = 64 * 1024
 _FOLD = re.compile(r"\r?\n[ \t]+")

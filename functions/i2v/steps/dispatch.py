@@ -23,8 +23,10 @@ from i2v.backlog import Backlog, Waiting
 from i2v.backoff import backoff
 from i2v.capacity import Capacity
 from i2v.clock import Clock, iso, parse_iso, system_clock
+from i2v.contents import DONE, Contents, Origin
 from i2v.contracts.errors import ErrorCode, ErrorDetail, ObjectChanged, SubmitOutcomeUnknown, error_code
 from i2v.contracts.job import Job, Pin
+from i2v.contracts.prices import price_for
 from i2v.contracts.state import Task, WorkflowState
 from i2v.contracts.status import JobStatus, Stage
 from i2v.errors import AtCapacity, SubmissionInProgress
@@ -35,9 +37,13 @@ from i2v.polling import DEFAULT_POLICY, scaled
 from i2v.provider.errors import ProviderAccountError, ProviderError, ProviderRateLimited, SubmitReplyLost
 from i2v.provider.models import SubmitRequest
 from i2v.settings import DispatchSettings
+from i2v.spend import FAIL, BudgetReached, Periods, SpendLedger, reserve
 from i2v.steps.reject import reject
 
 CLAIM_MARGIN_SECONDS = 30.0
+REUSE_WAIT_SECONDS = 30.0  # a job whose very video another job is making looks again after this
+PRODUCER_MARGIN_SECONDS = 600.0  # a producer's lease: its deadline and this, then another job may produce
+BUDGET_RECHECK_SECONDS = 300.0  # a job held by a budget looks again at least this often (a raised budget)
 
 
 class Started(StrEnum):
@@ -47,6 +53,8 @@ class Started(StrEnum):
     NO_SLOT = "no_slot"  # every in-flight slot is taken: a finishing job wakes the dispatcher
     RATE = "rate"  # the rate window is used up: wake when it frees
     BACKOFF = "backoff"  # the provider asked to slow down or failed: wake after a pause
+    REUSED = "reused"  # its video exists already (the same content): copied, no provider call, no capacity
+    BUDGET = "budget"  # it would pass a spend budget: it waits for the next period
 
 
 class Provider(Protocol):
@@ -94,6 +102,8 @@ class DispatchDeps:
     bucket: Inputs
     workflow: Workflows
     wake_later: Callable[[float], None]
+    contents: Contents | None = None  # pay once per content (None: every job is produced)
+    spend: SpendLedger | None = None  # spend budgets (None: not counted)
     once: Once = _plain_once  # Powertools idempotency in the Lambda
     clock: Clock = system_clock
     rng: random.Random = field(default_factory=random.Random)
@@ -105,6 +115,7 @@ class Round:
 
     started: int = 0
     failed: int = 0
+    reused: int = 0
     stopped: str = ""
     backlog: int | None = None
     oldest_seconds: float | None = None
@@ -158,13 +169,16 @@ class Dispatcher:
             if seconds_left() < self._job_budget:
                 return "the function's time is nearly up"
             outcome = self.start(entry, seconds_left)
-            if outcome == Started.STARTED:
+            if outcome == Started.REUSED:  # took no capacity: the room this pass saw is still there
+                done.reused += 1
+                progressed = True
+            elif outcome == Started.STARTED:
                 done.started += 1
                 progressed = True
             elif outcome == Started.FAILED:
                 done.failed += 1
                 progressed = True
-            elif outcome in (Started.NO_SLOT, Started.RATE, Started.BACKOFF):
+            elif outcome in (Started.NO_SLOT, Started.RATE, Started.BACKOFF, Started.BUDGET):
                 return f"stopped: {outcome.value}"
         if progressed:
             return ""
@@ -191,6 +205,10 @@ class Dispatcher:
         redrive = int(record.get("redrive") or 0)
         if record.get("held_error"):  # no job file named it in time, or its image never arrived
             return self._fail(job, redrive, ErrorDetail.from_document(record["held_error"], Stage.VALIDATE))
+        if job.content_key and self.d.contents is not None:
+            reuse = self._reuse(job, redrive)
+            if reuse is not None:
+                return reuse
         attempts = int(record.get("attempts") or 0)
         payload = {"job_id": job.job_id, "redrive": redrive, "job": job.to_dict()}
         try:
@@ -204,6 +222,18 @@ class Dispatcher:
         except SubmissionInProgress:
             self.d.backlog.unclaim(job.job_id)
             return Started.BUSY
+        except BudgetReached as exc:
+            metrics.add_metric(name=c.METRIC_BUDGET_WAITS, unit="Count", value=1)
+            if self.s.budget.action == FAIL:
+                return self._fail(job, redrive, ErrorDetail(code=ErrorCode.BUDGET_EXCEEDED, stage=Stage.SUBMIT,
+                                                            message=f"{exc.message}; the stack fails such jobs "
+                                                                    "(budgetAction=fail)"))
+            # A raised budget is seen within minutes; otherwise the job waits for the next period.
+            retry_at = min(exc.retry_at, self.d.clock() + BUDGET_RECHECK_SECONDS / self.s.time_scale)
+            self.d.backlog.unclaim(job.job_id, not_before=retry_at)
+            self.d.wake_later(retry_at - self.d.clock())
+            logger.info("spend budget reached: the job waits", extra={"why": exc.message})
+            return Started.BUDGET
         except ProviderRateLimited as exc:
             provider_error(exc.reason)
             pause = backoff(attempts + 1, base=5.0, cap=300.0, rng=self.d.rng) / self.s.time_scale
@@ -230,6 +260,7 @@ class Dispatcher:
     def _started(self, job: Job, redrive: int, outcome: dict[str, Any]) -> Started:
         task = Task(task_id=outcome["task_id"], submitted_at=outcome["submitted_at"])
         job.timings["submitted_at"] = task.submitted_at
+        job.price_usd = outcome.get("price_usd")
         mode = (job.request or {}).get("mode") or c.DEFAULT_MODE
         state = WorkflowState.started(job, task, deadline_at=float(outcome["deadline_at"]),
                                       first_wait=scaled(DEFAULT_POLICY.first_wait(mode), self.s.time_scale))
@@ -239,11 +270,54 @@ class Dispatcher:
             # back the slot the job held then; give back the one this attempt found or took.
             self.d.capacity.release(job.job_id)
         self.d.jobs.transition(job.job_id, JobStatus.SUBMITTING, JobStatus.GENERATING, task_id=task.task_id,
-                               submitted_at=task.submitted_at, timings=job.timings, updated_at=iso(self.d.clock()))
+                               submitted_at=task.submitted_at, timings=job.timings, price_usd=job.price_usd,
+                               updated_at=iso(self.d.clock()))
         self.d.backlog.leave(job.job_id)
         bind_job(job.job_id, task.task_id)
         logger.info("job started", extra={"queue_seconds": _seconds(job.uploaded_at, task.submitted_at)})
         return Started.STARTED
+
+    def _reuse(self, job: Job, redrive: int) -> Started | None:
+        """Pay once per content: copy the video this content made before, wait for the job making it, or
+        become the one that makes it (None: go on and submit)."""
+        assert self.d.contents is not None and job.content_key is not None
+        key, now = job.content_key, self.d.clock()
+        origin = self.d.contents.find(key)
+        if origin is not None and origin.state == DONE:
+            if origin.key and origin.version_id and \
+                    self.d.bucket.head(origin.key, Pin(version_id=origin.version_id)) is not None:
+                return self._start_reused(job, redrive, origin)
+            logger.info("the earlier video of this content is gone: it is made again", extra={"origin": origin.job_id})
+            self.d.contents.forget(key, origin.job_id)
+        elif origin is not None and origin.job_id != job.job_id and origin.until > now:
+            return self._wait_for_producer(job, now)
+        mode = (job.request or {}).get("mode") or c.DEFAULT_MODE
+        until = now + self.s.deadline_for(mode) + PRODUCER_MARGIN_SECONDS / self.s.time_scale
+        if not self.d.contents.produce(key, job.job_id, until, now):
+            return self._wait_for_producer(job, now)
+        return None
+
+    def _wait_for_producer(self, job: Job, now: float) -> Started:
+        """Another job is making this very video: wait for it in the backlog instead of paying again."""
+        pause = REUSE_WAIT_SECONDS / self.s.time_scale
+        self.d.backlog.unclaim(job.job_id, not_before=now + pause)
+        self.d.wake_later(pause)
+        return Started.BUSY
+
+    def _start_reused(self, job: Job, redrive: int, origin: Origin) -> Started:
+        mode, duration = (job.request or {}).get("mode") or c.DEFAULT_MODE, (job.request or {}).get("duration") or 5
+        saved = price_for(self.s.prices, mode, int(duration))
+        job.price_usd = 0.0
+        state = WorkflowState.reused(job, origin.to_dict())
+        self.d.workflow.start(keys.execution_name(job.job_id, redrive), state.to_dict())
+        self.d.jobs.transition(job.job_id, JobStatus.SUBMITTING, JobStatus.STORING, reused_from=origin.job_id,
+                               price_usd=0.0, updated_at=iso(self.d.clock()))
+        self.d.backlog.leave(job.job_id)
+        metrics.add_metric(name=c.METRIC_REUSED, unit="Count", value=1)
+        metrics.add_metric(name=c.METRIC_REUSE_SAVED_USD, unit="Count", value=saved)
+        logger.info("the same content made a video before: copying it, nothing paid",
+                    extra={"reused_from": origin.job_id, "saved_usd": saved})
+        return Started.REUSED
 
     def _fail(self, job: Job, redrive: int, error: ErrorDetail) -> Started:
         reject(job, error, redrive, workflow=self.d.workflow, jobs=self.d.jobs, clock=self.d.clock)
@@ -268,6 +342,13 @@ class Dispatcher:
             self.d.capacity.release(job.job_id)
             return {"error": exc.to_dict()}
         now = self.d.clock()
+        price = price_for(self.s.prices, mode, int((job.request or {}).get("duration") or c.DEFAULT_DURATION))
+        if self.d.spend is not None:
+            try:
+                reserve(self.d.spend, price, self.s.budget, now)
+            except BudgetReached:
+                self.d.capacity.release(job.job_id)
+                raise
         if not self.d.jobs.mark_submit_started(job.job_id, iso(now)):
             return {"error": SubmitOutcomeUnknown(
                 "an earlier attempt sent this job to the provider but did not record the reply; not resubmitting "
@@ -281,16 +362,24 @@ class Dispatcher:
             provider_error(exc.reason)
             logger.error("provider account error: operators must act", extra={"reason": exc.reason})
             self.d.capacity.release(job.job_id)
+            self._refund(price, now)
             return {"error": _error(error_code(exc.reason, ErrorCode.PROVIDER_ACCOUNT_ERROR), exc.message)}
         except ProviderError as exc:
             self.d.jobs.clear_submit_started(job.job_id)  # the provider certainly created nothing
             self.d.capacity.release(job.job_id)
+            self._refund(price, now)
             if exc.retryable:
                 raise
             provider_error(exc.reason)
             return {"error": _error(error_code(exc.reason, ErrorCode.PROVIDER_REJECTED), exc.message)}
         metrics.add_metric(name=c.METRIC_SUBMITTED, unit="Count", value=1)
-        return {"task_id": task_id, "submitted_at": iso(now), "deadline_at": now + deadline_seconds}
+        return {"task_id": task_id, "submitted_at": iso(now), "deadline_at": now + deadline_seconds,
+                "price_usd": price}
+
+    def _refund(self, price: float, reserved_at: float) -> None:
+        """The provider certainly created nothing: give the reservation back to its periods."""
+        if self.d.spend is not None:
+            self.d.spend.refund(price, Periods.at(reserved_at))
 
     def _url(self, key: str, pin: Pin | None) -> str:
         """A presigned URL of exactly the version that was validated (checked again where S3 keeps no versions)."""
@@ -310,6 +399,10 @@ class Dispatcher:
 
     # -- the backlog, as an operator sees it -------------------------------------------------------
     def _report(self, done: Round) -> None:
+        if self.d.spend is not None:
+            today, month = self.d.spend.totals(Periods.at(self.d.clock()))
+            metrics.add_metric(name=c.METRIC_SPEND_TODAY_USD, unit="Count", value=today)
+            metrics.add_metric(name=c.METRIC_SPEND_MONTH_USD, unit="Count", value=month)
         done.backlog = self.d.backlog.size()
         waiting = [e for e in self.d.backlog.head(1) if not e.ghost]
         oldest = min((e.uploaded_at for e in waiting), default=None)

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from i2v import constants as c
 from i2v.backlog import order_key
 from i2v.clock import Clock, iso, system_clock
+from i2v.contents import DONE, Contents, Origin
 from i2v.contracts.errors import ErrorCode, ErrorDetail, JobError
 from i2v.contracts.job import Job
 from i2v.contracts.state import WorkflowState
@@ -77,6 +78,7 @@ class StoreDeps:
     names: OutputNames
     wake_dispatcher: Callable[[], None] = lambda: None
     on_published: Callable[[dict[str, Any]], None] = lambda notification: None  # e.g. a batch's ledger
+    contents: Contents | None = None  # pay once per content: a produced video is recorded for reuse
     download_url_ttl: int = c.DEFAULT_DOWNLOAD_URL_TTL
     job_retention_days: int = c.DEFAULT_JOB_RETENTION_DAYS
     clock: Clock = system_clock
@@ -120,6 +122,10 @@ def _output(key: str, size: int, version: str | None, deps: StoreDeps) -> dict[s
 
 
 def _copy(state: WorkflowState, deps: StoreDeps, key: str) -> _Written:
+    if state.reuse is not None:  # the same content made this video before: a server-side copy, no download
+        origin = Origin.from_dict(state.reuse)
+        version = deps.bucket.copy_version(str(origin.key), str(origin.version_id), key)
+        return _Written(_output(key, int(origin.size_bytes or 0), version, deps), version)
     url = state.poll.video_url or ""
     versions: list[str | None] = []
     size = deps.copy_video(url, lambda stream: versions.append(deps.bucket.upload_stream(key, stream)))
@@ -133,7 +139,7 @@ def _notification(state: WorkflowState, written: _Written | None, error: ErrorDe
         job=state.job.to_dict(), status=FAILED if error else SUCCEEDED,
         task_id=state.task.task_id if state.task else None, provider_status=state.poll.provider_status,
         output=written.output if written and not error else None, error=error.to_dict() if error else None,
-        notified_at=notified_at)
+        notified_at=notified_at, reused_from=str(state.reuse["job_id"]) if state.reuse else None)
 
 
 def store(state: WorkflowState, deps: StoreDeps) -> WorkflowState:
@@ -165,6 +171,7 @@ def store(state: WorkflowState, deps: StoreDeps) -> WorkflowState:
     if deps.release_slot(job.job_id):
         deps.wake_dispatcher()  # a slot is free: the next waiting job can start now
     _record(job.job_id, notification, deps)
+    _remember_content(state, written, error, deps)
     _publish_once(notification, deps)
     _emit_metrics(notification, state)
     state.error = error
@@ -199,6 +206,21 @@ def _move_to_own_name(state: WorkflowState, deps: StoreDeps, written: _Written |
     if manifest_version:
         deps.bucket.delete_version(shared.manifest, manifest_version)
     return own, written, error
+
+
+def _remember_content(state: WorkflowState, written: _Written | None, error: ErrorDetail | None,
+                      deps: StoreDeps) -> None:
+    """A job that made its content's video records it for the next job of the same content (or, having
+    failed, lets the next one make it)."""
+    job = state.job
+    if deps.contents is None or job.content_key is None or state.reuse is not None:
+        return
+    if error is None and written is not None and written.version:
+        deps.contents.done(Origin(content_key=job.content_key, job_id=job.job_id, state=DONE,
+                                  bucket=deps.bucket.bucket, key=str(written.output["key"]), version_id=written.version,
+                                  size_bytes=int(written.output["size_bytes"]), price_usd=job.price_usd))
+    else:  # failed, or a bucket without versions (a video that may be overwritten is never reused)
+        deps.contents.release(job.content_key, job.job_id)
 
 
 def _record(job_id: str, notification: dict[str, Any], deps: StoreDeps) -> None:

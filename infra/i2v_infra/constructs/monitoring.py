@@ -39,6 +39,7 @@ ACCOUNT_ERRORS_METRIC = "ProviderAccountErrors"
 # i2v.steps.check_status); either field identifies the event, and a log event counts once.
 ACCOUNT_ERROR_PATTERN = "{ ($.level = \"ERROR\") && (($.message = \"provider account error*\") || " + \
     " || ".join(f'($.reason = "{reason}")' for reason in OPERATOR_REASONS) + ") }"
+BUDGET_ALARM_SHARE = 0.8  # warn at 80% of a spend budget
 FAILURE_RATE_PERCENT = 20
 # Below this many finished jobs in the hour the rate says little (one bad image would be 100%).
 FAILURE_RATE_MIN_JOBS = 5
@@ -77,7 +78,7 @@ class Monitoring(Construct):
                  wake: sqs.IQueue, state_machine: sfn.IStateMachine, functions: Mapping[str, lambda_.IFunction],
                  tables: Mapping[str, dynamodb.ITable], provider_log_groups: Mapping[str, logs.ILogGroup],
                  alarm_email: str | None, queue_age_alarm_seconds: int, dashboard_name: str,
-                 removal_policy: cdk.RemovalPolicy) -> None:
+                 removal_policy: cdk.RemovalPolicy, budgets: Mapping[str, float | None] | None = None) -> None:
         super().__init__(scope, construct_id)
         self.prefix = cdk.Stack.of(self).stack_name
         topic = AlarmTopic(self, "AlarmTopic", alarm_name_prefix=self.prefix, email=alarm_email,
@@ -100,6 +101,7 @@ class Monitoring(Construct):
                      "**store** → SNS. Custom metrics: namespace `I2VPipeline`, dimension `service=i2v`. "
                      "What each alarm means and what to do: docs/operations.md.", width=24, height=2))
         self._pipeline(queue_age_alarm_seconds, provider_log_groups)
+        self._spend(budgets or {})
         self._queues(uploads, dead_letters, wake)
         self._workflow(state_machine)
         self._functions(functions)
@@ -173,6 +175,30 @@ class Monitoring(Construct):
                 pipeline_metric(c.METRIC_SKIPPED, label="objects skipped"),
                 pipeline_metric(c.METRIC_DUPLICATES, label="duplicate events")]),
         ])
+
+    def _spend(self, budgets: Mapping[str, float | None]) -> None:
+        """Provider spend today and this month (the dispatcher reports it every minute); an alarm at
+        BUDGET_ALARM_SHARE of each budget the stack sets."""
+        metrics: list[cw.Metric | mc.CustomMetricWithAlarm] = []
+        for period, metric_name in (("daily", c.METRIC_SPEND_TODAY_USD), ("monthly", c.METRIC_SPEND_MONTH_USD)):
+            metric = pipeline_metric(metric_name, statistic="Maximum", label=f"spend, {period} ($)")
+            limit = budgets.get(period)
+            if limit is None:
+                metrics.append(metric)
+                continue
+            name = f"Budget{period.title()}"
+            threshold = round(limit * BUDGET_ALARM_SHARE, 2)
+            metrics.append(mc.CustomMetricWithAlarm(metric=metric, alarm_friendly_name=name, add_alarm={
+                name: _above(threshold, self._name(name),
+                             f"Provider spend has passed {BUDGET_ALARM_SHARE:.0%} of the {period} budget "
+                             f"(${limit:.2f}): at the budget, jobs wait for the next period (or fail with "
+                             "BUDGET_EXCEEDED if budgetAction=fail). Raise the budget or expect the wait.")}))
+        self.facade.monitor_custom(alarm_friendly_name="Spend", human_readable_name="Provider spend", metric_groups=[
+            mc.CustomMetricGroup(title="Provider spend ($)", metrics=metrics),
+            mc.CustomMetricGroup(title="Reused videos (paid once per content)", metrics=[
+                pipeline_metric(c.METRIC_REUSED, label="videos reused"),
+                pipeline_metric(c.METRIC_REUSE_SAVED_USD, label="saved ($)"),
+                pipeline_metric(c.METRIC_BUDGET_WAITS, label="jobs held by a budget")])])
 
     # --- standard resources: the facade's widgets and alarms ----------------------------------------
     def _queues(self, uploads: sqs.IQueue, dead_letters: sqs.IQueue, wake: sqs.IQueue) -> None:

@@ -108,12 +108,25 @@ class Storage(Construct):
                                      f"images and job files anywhere under the '{self.uploads_prefix}' prefix and "
                                      "nowhere else in the bucket.", finding=wildcard_resource(self, objects))
 
-    def grant_write_outputs(self, grantee: iam.IGrantable) -> None:
-        """Put (incl. multipart) and get objects under the outputs prefix; get presigns the video URL."""
+    def grant_check_outputs(self, grantee: iam.IGrantable) -> None:
+        """Head one version of an output (does an earlier video of the same content still exist?)."""
         principal = grantee.grant_principal
         objects = self.bucket.arn_for_objects(f"{self.outputs_prefix}*")
         principal.add_to_principal_policy(iam.PolicyStatement(
-            actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"], resources=[objects]))
+            actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[objects]))
+        acknowledge_grant(principal, "Object keys are only known at run time: the function may check that an "
+                                     f"earlier video under the '{self.outputs_prefix}' prefix still exists, and "
+                                     "nothing else in the bucket.", finding=wildcard_resource(self, objects))
+
+    def grant_write_outputs(self, grantee: iam.IGrantable) -> None:
+        """Put (incl. multipart) and get objects under the outputs prefix; get presigns the video URL. Versions:
+        an older upload's outputs move to a name of their own (copy one version, delete it from the shared
+        name), and a reused video is a copy of one version of an earlier output."""
+        principal = grantee.grant_principal
+        objects = self.bucket.arn_for_objects(f"{self.outputs_prefix}*")
+        principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject", "s3:GetObjectVersion",
+                     "s3:DeleteObjectVersion"], resources=[objects]))
         acknowledge_grant(principal, "Object keys are only known at run time: the function may write videos and "
                                      f"manifests anywhere under the '{self.outputs_prefix}' prefix and nowhere else "
                                      "in the bucket.", finding=wildcard_resource(self, objects))

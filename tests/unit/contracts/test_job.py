@@ -84,7 +84,8 @@ def test_a_job_as_a_dict():
         "source": {"bucket": "media", "key": "uploads/j.json", "etag": "e1", "sequencer": "seq1"},
         "video_key": "outputs/j.mp4", "manifest_key": "outputs/j.json", "image_key": "uploads/cat.png",
         "image_pin": {"version_id": "v7"}, "end_image_pin": {"etag": "e9"},
-        "request": {"prompt": "p", "priority": "high"}, "batch": None, "uploaded_at": "2026-01-01T00:00:00.000Z",
+        "request": {"prompt": "p", "priority": "high"}, "batch": None, "content_key": None, "price_usd": None,
+        "uploaded_at": "2026-01-01T00:00:00.000Z",
         "timings": {"uploaded_at": "2026-01-01T00:00:00.000Z"}}
 
 
