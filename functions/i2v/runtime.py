@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from i2v import constants as c
 from i2v.aws import clients
 from i2v.aws.backlog import DynamoBacklog
 from i2v.aws.batches import DynamoLedger
@@ -54,8 +55,8 @@ IDEMPOTENCY_DAYS = 7
 def _provider_client(provider_url: str, secret: str | None) -> HighwayClient:
     """One client per environment, but not one key: the key is read on each call through the
     secret's cache, and re-read past the cache once when the provider refuses it (rotated)."""
-    return HighwayClient(provider_url, lambda: api_key(secret),
-                         reread_key=lambda: api_key(secret, force_fetch=True))
+    return HighwayClient(provider_url, lambda: api_key(secret), reread_key=lambda: api_key(secret, force_fetch=True),
+                         connect_timeout=c.HTTP_CONNECT_SECONDS, read_timeout=c.PROVIDER_READ_SECONDS)
 
 
 def _capacity(table: str, settings: CapacitySettings) -> Capacity:

@@ -22,6 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from i2v import constants as c
 from i2v.contracts.errors import ErrorCode, JobError
 from i2v.contracts.status import Stage
 from i2v.errors import VideoTransferError
@@ -183,7 +184,7 @@ def _get(url: str, addresses: list[str], session: requests.Session,
 
 
 def open_video(url: str, policy: UrlPolicy, session: requests.Session,
-               timeout: tuple[float, float] = (5.0, 60.0)) -> requests.Response:
+               timeout: tuple[float, float] = (c.HTTP_CONNECT_SECONDS, c.VIDEO_READ_SECONDS)) -> requests.Response:
     """GET the video, following redirects by hand: each hop passes the URL policy and is fetched
     from an address the policy checked (``session`` should come from ``pinned_session``)."""
     for _hop in range(MAX_REDIRECTS + 1):

@@ -59,6 +59,7 @@ class SimConfig:
     p_lost_reply: float = _knob(0.0, "task created and billed, connection closed without a reply")
     p_video_404: float = _knob(0.0, "video download answers 404")
     p_video_truncated: float = _knob(0.0, "video download sends half the bytes, then closes")
+    reply_delay_seconds: float = _knob(0.0, "every submit and task-result reply waits this long (real s): a slow provider")
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise JSON-ish input once, here
@@ -98,6 +99,10 @@ class SimConfig:
         if not timeout > 0:
             raise ValueError("fetch_timeout must be > 0")
         set_(self, "fetch_timeout", timeout)
+        delay = _number("reply_delay_seconds", self.reply_delay_seconds)
+        if not 0 <= delay <= 120:
+            raise ValueError("reply_delay_seconds must be from 0 to 120")
+        set_(self, "reply_delay_seconds", delay)
 
     def replace(self, **overrides: Any) -> SimConfig:
         """A copy with some knobs changed; unknown names raise ValueError (not TypeError)."""

@@ -255,7 +255,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(500, {"code": 500, "reason": "INTERNAL_ERROR", "message": "simulator error"})
 
     # --- provider routes --------------------------------------------------------------------
+    def _slow(self) -> None:
+        if self.sim.config.reply_delay_seconds > 0:
+            time.sleep(self.sim.config.reply_delay_seconds)
+
     def _submit(self, _query: dict[str, list[str]]) -> None:
+        self._slow()
         sim, stats = self.sim, self.sim.counters
         stats.count("submit_requests")
         config = sim.config
@@ -284,6 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, {"task_id": task_id})
 
     def _result(self, query: dict[str, list[str]]) -> None:
+        self._slow()
         sim, stats = self.sim, self.sim.counters
         stats.count("result_requests")
         config = sim.config

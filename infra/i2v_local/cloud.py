@@ -3,7 +3,8 @@ as the CDK stack, with the real handlers run in-process.
 
 S3 (uploads) -> SQS (with DLQ) -> intake -> backlog -> dispatch (woken by its queue and a schedule);
 Step Functions runs the same ASL file as AWS and invokes the status and store handlers; SNS fans
-notifications out to a queue the command line reads. Started and stopped by the command that needs
+notifications out to a queue the command line reads, and EventBridge (the same documents as events)
+routes them through a rule to another. Started and stopped by the command that needs
 it; nothing is left running.
 """
 
@@ -25,6 +26,7 @@ import requests
 
 from i2v import constants as c
 from i2v import runtime
+from i2v.contracts.prices import price_table, to_json
 from i2v_infra.resources import FUNCTIONS, LOCAL_BUCKET, Environment
 from i2v_local.event_sources import QueuePoller, Schedule
 from i2v_local.lambda_runner import InProcessLambdas
@@ -57,6 +59,7 @@ class CloudConfig:
     versioned: bool = True  # False: a bucket without versioning (jobs pin the ETag instead)
     trigger: str = c.DEFAULT_TRIGGER
     image_grace_seconds: int = c.DEFAULT_IMAGE_GRACE_SECONDS  # provider seconds (divided by time_scale)
+    event_bus: str = c.DEFAULT_EVENT_BUS  # the EventBridge bus the store function puts its events on
 
 
 class LocalCloud:
@@ -99,7 +102,7 @@ class LocalCloud:
         cfg = self.config
         self.resources = provision(self.client, self.lambdas, bucket=cfg.bucket, uploads_prefix=cfg.uploads_prefix,
                                    visibility_timeout=cfg.visibility_timeout, function_timeouts=cfg.function_timeouts,
-                                   versioned=cfg.versioned)
+                                   versioned=cfg.versioned, event_bus=cfg.event_bus)
         self._set_env(self.environment())
         os.environ.pop(c.ENV_API_KEY_SECRET, None)
         self._logs.open()
@@ -143,9 +146,10 @@ class LocalCloud:
             c.ENV_DEADLINE_PROFESSIONAL: str(c.DEFAULT_DEADLINE_PROFESSIONAL),
             c.ENV_URL_POLICY: c.URL_POLICY_LOOPBACK_HTTP, c.ENV_MAX_VIDEO_BYTES: str(c.DEFAULT_MAX_VIDEO_BYTES),
             c.ENV_TRIGGER: cfg.trigger, c.ENV_IMAGE_GRACE: str(cfg.image_grace_seconds),
+            c.ENV_PRICES: json.dumps(to_json(price_table({}))), c.ENV_BUDGET_ACTION: c.BUDGET_WAIT,
             c.ENV_SUBMIT_MAX_ATTEMPTS: str(c.DEFAULT_SUBMIT_MAX_ATTEMPTS),
             c.ENV_IMAGE_URL_TTL: str(c.DEFAULT_IMAGE_URL_TTL), c.ENV_DOWNLOAD_URL_TTL: str(c.DEFAULT_DOWNLOAD_URL_TTL),
-            c.ENV_JOB_RETENTION_DAYS: str(c.DEFAULT_JOB_RETENTION_DAYS),
+            c.ENV_JOB_RETENTION_DAYS: str(c.DEFAULT_JOB_RETENTION_DAYS), c.ENV_EVENT_BUS: made.event_bus,
             c.ENV_POWERTOOLS_SERVICE: c.SERVICE_NAME, c.ENV_POWERTOOLS_NAMESPACE: c.METRICS_NAMESPACE,
         })
         union: dict[str, str] = {}
@@ -228,6 +232,23 @@ class LocalCloud:
                             "attributes": {k: v.get("Value") for k, v in
                                            (envelope.get("MessageAttributes") or {}).items()}})
             sqs.delete_message_batch(QueueUrl=self.resources.inbox_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+            wait_seconds = 0
+
+    def drain_events(self, wait_seconds: int = 1) -> list[dict[str, Any]]:
+        """EventBridge events the pipeline put so far, as the rule on ``source: i2v`` delivered them to the
+        events inbox (``source``, ``detail-type``, ``detail``...; each removed once read)."""
+        assert self.resources
+        sqs = self.client("sqs")
+        out = []
+        while True:
+            reply = sqs.receive_message(QueueUrl=self.resources.events_inbox_url, MaxNumberOfMessages=10,
+                                        WaitTimeSeconds=wait_seconds)
+            messages = reply.get("Messages", [])
+            if not messages:
+                return out
+            out.extend(json.loads(m["Body"]) for m in messages)
+            sqs.delete_message_batch(QueueUrl=self.resources.events_inbox_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
             wait_seconds = 0
 

@@ -19,6 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from i2v import constants as c
 from i2v.provider.errors import (
     ProviderAccountError,
     ProviderError,
@@ -66,7 +67,7 @@ class HighwayClient:
     once per call, when the provider refuses the key."""
 
     def __init__(self, base_url: str, api_key: str | KeyGetter, *, reread_key: KeyGetter | None = None,
-                 connect_timeout: float = 5.0, read_timeout: float = 30.0,
+                 connect_timeout: float = c.HTTP_CONNECT_SECONDS, read_timeout: float = c.PROVIDER_READ_SECONDS,
                  session: requests.Session | None = None) -> None:
         if isinstance(api_key, str):
             if not api_key:

@@ -545,3 +545,15 @@ def test_a_key_echoed_at_the_end_of_a_long_message_leaves_no_prefix_behind(make,
     with pytest.raises(ProviderRejected) as info:
         client.submit(REQUEST)
     assert API_KEY[:10] not in info.value.message
+
+
+def test_every_provider_call_is_bounded_by_the_one_time_budget():
+    """A provider call (connect + read) always ends inside the function that makes it (i2v.constants)."""
+    from i2v import constants as c
+    from i2v.provider.client import HighwayClient
+
+    client = HighwayClient("https://api.example.com", "k")
+    assert client.timeout == (c.HTTP_CONNECT_SECONDS, c.PROVIDER_READ_SECONDS)
+    assert sum(client.timeout) == c.PROVIDER_CALL_SECONDS
+    assert c.PROVIDER_CALL_SECONDS < c.FUNCTION_TIMEOUT_SECONDS[c.FN_STATUS]
+    assert c.PROVIDER_CALL_SECONDS < c.DISPATCH_JOB_BUDGET_SECONDS < c.FUNCTION_TIMEOUT_SECONDS[c.FN_DISPATCH]
