@@ -44,6 +44,7 @@ import io
 import math
 import random
 import time
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -74,7 +75,9 @@ from i2v_local.memory import (
     MemoryBacklog,
     MemoryBucket,
     MemoryClaims,
+    MemoryContents,
     MemoryJobs,
+    MemorySpend,
     MemoryWaker,
     MemoryWorkflow,
     Meter,
@@ -148,7 +151,7 @@ def population(count: int, seed: int = polling.SEED) -> list[SimJob]:
     out = []
     for job in polling.make_jobs(count, seed):
         lag, polls = polling.run_job(job, DEFAULT_POLICY, seed)
-        key = f"{FOLDER}item-{job.index:06d}.jpg"
+        key = f"{FOLDER}item-{job.index:06d}.png"
         version = f"v{job.index + 1}"  # MemoryBucket numbers versions in put order
         out.append(SimJob(job.index, key, version, keys.job_id_for(BUCKET, key, version),
                           EPOCH + job.index * UPLOAD_SPACING_S, job.mode, job.done_at, lag, polls))
@@ -156,12 +159,21 @@ def population(count: int, seed: int = polling.SEED) -> list[SimJob]:
 
 
 @cache
-def _image() -> bytes:
+def _base_png() -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.new("RGB", (640, 480), (40, 110, 170)).save(buf, "JPEG", quality=70)
+    Image.new("RGB", (400, 300), (40, 110, 170)).save(buf, "PNG")
     return buf.getvalue()
+
+
+def image_bytes(index: int) -> bytes:
+    """A small valid PNG of its own per upload (a tEXt chunk names it), so every upload is a content of its
+    own: the dispatcher pays once per content, and identical bytes would all reuse the first video."""
+    base = _base_png()
+    data = b"Comment\x00" + f"item-{index:06d}".encode()
+    chunk = len(data).to_bytes(4, "big") + b"tEXt" + data + zlib.crc32(b"tEXt" + data).to_bytes(4, "big")
+    return base[:33] + chunk + base[33:]  # after the signature (8 bytes) and the IHDR chunk (25 bytes)
 
 
 # ==== schedules =========================================================================================
@@ -409,7 +421,7 @@ class Simulation:
         self.redelivery: list[float] = [0.0, 0.0, 0.0]  # defer: [count, sum of intervals, sum of delays]
         self.batches: Counter[str] = Counter()  # batches and records per queue
         for job in jobs:
-            self.bucket.put(job.key, _image(), {"mode": job.mode}, "image/jpeg")
+            self.bucket.put(job.key, image_bytes(job.index), {"mode": job.mode}, "image/png")
         uploads_handler = self._intake_batch if design == "parked" else self._submit_batch
         self.uploads_queue = SimQueue(self, "uploads", BATCH_SIZE, 0.0, POLLERS, uploads_handler)
         self.wake_queue = SimQueue(self, "wake", BATCH_SIZE, WAKE_BATCHING_WINDOW_S, POLLERS, self._dispatch_batch)
@@ -426,7 +438,8 @@ class Simulation:
         self.dispatcher = Dispatcher(DispatchDeps(
             settings=self.dispatch_settings, backlog=self.backlog, jobs=self.jobs_table, capacity=self.capacity,
             client=lambda: self.provider, bucket=self.bucket, workflow=self.workflow,
-            wake_later=self.waker.wake_later, once=self.once, clock=self.clock, rng=random.Random(seed + 2)))
+            wake_later=self.waker.wake_later, contents=MemoryContents(self.meters["control"]),
+            spend=MemorySpend(self.meters["control"]), once=self.once, clock=self.clock, rng=random.Random(seed + 2)))
         self.submitter = DeferSubmitter(self)
 
     # -- the loop -------------------------------------------------------------------------------------
@@ -546,12 +559,13 @@ class Simulation:
 
 
 @contextmanager
-def quiet_observability(sim: Simulation) -> Iterator[None]:
-    """Powertools' logger and metrics counted, not written (a run logs millions of lines)."""
+def quiet_observability(sim: Simulation | None = None) -> Iterator[None]:
+    """Powertools' logger and metrics counted (on ``sim``), not written (a run logs millions of lines)."""
     from i2v.observability import logger, metrics
 
     def line(*_args: Any, **_kwargs: Any) -> None:
-        sim.log_lines += 1
+        if sim is not None:
+            sim.log_lines += 1
 
     def nothing(*_args: Any, **_kwargs: Any) -> None:
         return None
@@ -641,6 +655,60 @@ class DeferSubmitter:
         sim.log_lines += 1  # "job goes back to the queue"
         assert message.index is not None
         sim.uploads_queue.send(sim.clock.now + delay, message.index, float(delay))
+
+
+# ==== the workflow's part: the same in both designs =======================================================
+VIDEO_PUT_REQUESTS = 4  # a 5-25 MB video: CreateMultipartUpload + 2 x UploadPart (8 MiB) + Complete
+
+
+@cache
+def workflow_requests() -> dict[str, dict[str, float]]:
+    """The AWS requests of the workflow's steps, measured on the in-memory adapters: ``per_poll`` (the real
+    status step polling one job to its end) and ``per_job`` (the real store step finishing it; the slot it
+    gives back and the wake are counted by the simulation instead). Keyed ``meter|operation``."""
+    from i2v.contents import PENDING
+    from i2v.steps.check_status import StatusDeps, check_status
+    from i2v.steps.store import StoreDeps, store
+    from i2v_local.memory import MemoryNotifier, MemoryOutputNames
+
+    clock = SimClock()
+    meters = {name: Meter() for name in ("s3", "jobs", "control", "sns", "events")}
+    jobs_table = MemoryJobs(meters["jobs"])
+    model_job = polling.make_jobs(1)[0]
+    job = polling._pipeline_job(model_job)
+    job.content_key, job.uploaded_at, job.price_usd = "content-1", iso(EPOCH), 0.14
+    job.request = {"mode": model_job.mode, "duration": 5, "prompt": "p"}
+    sim_clock = polling.SimClock()
+    state = WorkflowState.started(job, Task("task-1", iso(polling.EPOCH)), deadline_at=polling.EPOCH + 1800,
+                                  first_wait=scaled(DEFAULT_POLICY.first_wait(model_job.mode), 1.0))
+    status = StatusDeps(client=polling.FakeProvider(model_job, sim_clock, polling.SEED), jobs=jobs_table,
+                        clock=sim_clock)
+    contents = MemoryContents(meters["control"])
+    with quiet_observability():
+        while True:
+            sim_clock.t += state.poll.wait_seconds
+            state = check_status(state, status)
+            if state.poll.state != "WAITING":
+                break
+        polls = state.poll.polls
+        per_poll = {f"jobs|{op}": n / polls for op, n in meters["jobs"].counts.items()}
+        meters["jobs"].counts.clear()
+        contents.items["content-1"] = contents._origin("content-1", job.job_id, PENDING, EPOCH + 3600)
+        meters["control"].counts.clear()
+
+        def copy(_url: str, upload: Callable[[Any], None]) -> int:
+            upload(io.BytesIO(b"\0" * 1000))
+            return 1000
+
+        store(state, StoreDeps(bucket=MemoryBucket(BUCKET, meters["s3"]), notifier=MemoryNotifier(meters["sns"]),
+                               jobs=jobs_table, release_slot=lambda _job_id: False, copy_video=copy,
+                               names=MemoryOutputNames(meters["control"]), contents=contents, clock=clock))
+    meters["events"].counts.update({op: n for op, n in meters["sns"].counts.items() if op.startswith("events.")})
+    for op in [op for op in meters["sns"].counts if op.startswith("events.")]:
+        del meters["sns"].counts[op]
+    per_job = {f"{name}|{op}": float(n) for name, meter in meters.items() for op, n in meter.counts.items()}
+    per_job["s3|s3.PutObject"] += VIDEO_PUT_REQUESTS - 1  # the fake stores the video in one request
+    return {"per_poll": per_poll, "per_job": per_job}
 
 
 # ==== figures of one run =================================================================================

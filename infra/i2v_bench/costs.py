@@ -11,8 +11,8 @@ A video's AWS cost has two parts:
   requests, invocations and function seconds the backlog benchmark measures on the real code
   (``requests_usd``, ``lambda_usd``, ``logs_usd``);
 - the workflow: polls, state transitions and the store step, the same whatever the front does
-  (``workflow_usd``); its counts per poll and per job are written out below, the number of polls and
-  transitions comes from the polling benchmark.
+  (``workflow_usd``); its requests per poll and per job are measured on the real status and store steps
+  (``backlog.workflow_requests``), the number of polls and transitions comes from the polling benchmark.
 
 The provider's own charge (about $0.13 to $0.95 a video) is not an AWS cost and is left out.
 """
@@ -37,6 +37,7 @@ S3_GET_REQUEST_USD = 0.0004 / 1_000  # GET, SELECT, HEAD and all other requests
 DDB_WRITE_REQUEST_UNIT_USD = 0.625 / 1_000_000  # on-demand write request unit (<= 1 KB item)
 DDB_READ_REQUEST_UNIT_USD = 0.125 / 1_000_000  # on-demand read request unit (strongly consistent 4 KB)
 LOGS_INGEST_GB_USD = 0.50  # CloudWatch Logs standard ingestion, per GB
+EVENTS_PUT_USD = 1.00 / 1_000_000  # EventBridge custom events put (64 KB chunk)
 
 # --- the functions ---------------------------------------------------------------------------------
 # The stack's defaults (intake 512, dispatch 512, status 256, store 1024); "submit" is today's design's
@@ -60,20 +61,14 @@ DDB_UNITS: dict[str, dict[str, tuple[str, float]]] = {
     "jobs": {"UpdateItem": ("write", 2), "PutItem": ("write", 2), "DeleteItem": ("write", 2),
              "TransactWriteItems": ("write", 2 * (2 + 1)), "GetItem": ("read", 1), "Query": ("read", 0.5),
              "Scan": ("read", 1)},
-    "control": {"UpdateItem": ("write", 1), "PutItem": ("write", 1), "GetItem": ("read", 1),
+    "control": {"UpdateItem": ("write", 1), "PutItem": ("write", 1), "DeleteItem": ("write", 1),
+                "GetItem": ("read", 1), "TransactWriteItems": ("write", 2 * 2),  # spend: the day and month items
                 "BatchGetItem.items": ("read", 1),
                 "BatchGetItem": ("read", 0)},
     "idempotency": {"PutItem": ("write", 1), "UpdateItem": ("write", 1), "DeleteItem": ("write", 1),
                     "GetItem": ("read", 1)},
 }
 
-# --- the workflow's requests per job and per poll (the same in every design) --------------------------
-WORKFLOW_PER_POLL = {"dynamodb.jobs.UpdateItem": 1}  # check_status records the poll on the jobs item
-WORKFLOW_PER_JOB = {
-    "dynamodb.jobs.UpdateItem": 3,  # STORING, the outcome, the one-notification claim
-    "s3.PutObject": 5,  # a 5-25 MB video: CreateMultipartUpload + 2 x UploadPart (8 MiB) + Complete; manifest
-    "sns.Publish": 1,
-}
 
 
 @dataclass(frozen=True)
@@ -123,6 +118,8 @@ def _request_usd(key: str, n: float) -> tuple[str, float]:
         return "sqs", n * SQS_STANDARD_REQUEST_USD
     if service == "sns":
         return "sns", n * SNS_PUBLISH_USD
+    if service == "events":
+        return "events", n * EVENTS_PUT_USD
     if service == "stepfunctions":
         return "stepfunctions", 0.0  # Standard workflows bill state transitions, not API calls
     raise ValueError(f"no price for {key!r}")
@@ -148,12 +145,16 @@ def logs_usd(log_bytes: float) -> float:
 
 def workflow_usd(polls: float, transitions: float | None = None) -> dict[str, float]:
     """$ by service of one job's workflow: ``polls`` status checks (may be an average), its state
-    transitions (from the ASL when not given) and the store step, without the slot it gives back."""
+    transitions (from the ASL when not given) and the store step, without the slot it gives back. The
+    requests per poll and per job are measured on the real steps (``backlog.workflow_requests``)."""
+    from i2v_bench.backlog import workflow_requests
+
     if transitions is None:
         cycle = asl.cycle()
         transitions = cycle["per_job_count"] + cycle["per_poll_count"] * polls
-    requests = {k: v * polls for k, v in WORKFLOW_PER_POLL.items()}
-    for k, v in WORKFLOW_PER_JOB.items():
+    measured = workflow_requests()
+    requests = {k: v * polls for k, v in measured["per_poll"].items()}
+    for k, v in measured["per_job"].items():
         requests[k] = requests.get(k, 0.0) + v
     out = requests_usd(requests)
     invocations = {"status": polls, "store": 1.0}
@@ -181,7 +182,7 @@ def assumptions() -> dict[str, Any]:
     return {
         "prices_recorded": "2026-11-25", "region": "us-east-1",
         "lambda_memory_mb": LAMBDA_MEMORY_MB, "workflow_lambda_billed_seconds": WORKFLOW_LAMBDA_SECONDS,
-        "workflow_requests_per_poll": WORKFLOW_PER_POLL, "workflow_requests_per_job": WORKFLOW_PER_JOB,
+        "workflow_requests": "measured on the real status and store steps (backlog.workflow_requests)",
         "dynamodb_units": {t: {op: f"{units:g} {kind}" for op, (kind, units) in ops.items()}
                            for t, ops in DDB_UNITS.items()},
         "log_bytes": {"per_invocation": LOG_BYTES_PER_INVOCATION, "per_line": LOG_BYTES_PER_LINE,
