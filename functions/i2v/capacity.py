@@ -115,27 +115,3 @@ class Capacity:
     def in_flight(self) -> int:
         now = self.clock()
         return sum(1 for lease in self.store.read(self.slots).values() if lease.live(now))
-
-
-class MemoryLeaseStore:
-    """In-memory LeaseStore for unit tests and simulations (same conditional semantics as DynamoDB's)."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, Lease] = {}
-
-    def read(self, items: list[str]) -> dict[str, Lease]:
-        return {i: self.items[i] for i in items if i in self.items}
-
-    def try_take(self, item: str, holder: str, until: float, now: float) -> bool:
-        lease = self.items.get(item)
-        if lease and lease.holder and lease.until > now:
-            return False
-        self.items[item] = Lease(item, holder, until)
-        return True
-
-    def give_back(self, item: str, holder: str) -> bool:
-        lease = self.items.get(item)
-        if not lease or lease.holder != holder:
-            return False
-        self.items[item] = Lease(item, None, 0.0)
-        return True

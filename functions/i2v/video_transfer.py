@@ -20,9 +20,9 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from i2v import constants as c
+from i2v.connection import nothing_sent
 from i2v.contracts.errors import ErrorCode, JobError
 from i2v.contracts.status import Stage
 from i2v.errors import VideoTransferError
@@ -113,23 +113,6 @@ def pin(url: str, address: str) -> tuple[str, str]:
     return urlunsplit(parts._replace(netloc=literal + port)), name + port
 
 
-def _connect_failed(exc: requests.RequestException) -> bool:
-    """True when no connection was made (refused, unreachable, connect timeout): nothing was sent."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    seen: set[int] = set()
-    stack: list[object] = [exc]
-    while stack:
-        cause = stack.pop()
-        if not isinstance(cause, BaseException) or id(cause) in seen:
-            continue
-        seen.add(id(cause))
-        if isinstance(cause, (NewConnectionError, ConnectTimeoutError)):
-            return True
-        stack.extend([getattr(cause, "reason", None), cause.__cause__, cause.__context__, *cause.args])
-    return False
-
-
 class CappedStream:
     """A file-like view of the response body that enforces the size cap and checks the MP4 box."""
 
@@ -177,7 +160,7 @@ def _get(url: str, addresses: list[str], session: requests.Session,
             return session.get(target, stream=True, allow_redirects=False, timeout=timeout,
                                headers={"Host": host, "Accept-Encoding": "identity"})
         except requests.RequestException as exc:
-            if index + 1 < len(tried) and _connect_failed(exc):
+            if index + 1 < len(tried) and nothing_sent(exc):
                 continue
             raise VideoTransferError(f"could not download the video ({type(exc).__name__})") from None
     raise VideoTransferError("could not download the video (no address to connect to)")

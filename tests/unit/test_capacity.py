@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from i2v.capacity import Capacity, Lease, MemoryLeaseStore, Snapshot
+from i2v.capacity import Capacity, Lease, Snapshot
 from i2v.errors import AtCapacity
+from i2v_local.memory import MeteredLeaseStore as MemoryLeaseStore
 
 LEASE = 600.0
 

@@ -31,20 +31,23 @@ class DynamoBacklog:
         return {"Update": {"TableName": self.control_table, "Key": {c.CONTROL_TABLE_KEY: {"S": COUNTER_KEY}},
                            "UpdateExpression": "ADD n :d", "ExpressionAttributeValues": {":d": {"N": str(delta)}}}}
 
+    def _set_if(self, job_id: str, values: Mapping[str, Any], expected: JobStatus,
+                remove: str = "") -> dict[str, Any]:
+        """An update of the job's record that sets ``values`` only while its status is ``expected``."""
+        return {"TableName": self.jobs_table, "Key": {c.JOBS_TABLE_KEY: {"S": job_id}},
+                "UpdateExpression": "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(values)))
+                + (f" REMOVE {remove}" if remove else ""),
+                "ConditionExpression": "#status = :expected",
+                "ExpressionAttributeNames": {**{f"#f{i}": k for i, k in enumerate(values)}, "#status": "status"},
+                "ExpressionAttributeValues": {**{f":f{i}": to_attribute(v) for i, v in enumerate(values.values())},
+                                              ":expected": {"S": expected.value}}}
+
     def park(self, job_id: str, priority: Priority, order: str, fields: Mapping[str, Any],
              status: JobStatus = JobStatus.QUEUED) -> bool:
         values = {**fields, "status": status.value, c.BACKLOG_LANE: priority.value, c.BACKLOG_ORDER: order}
-        names = {f"#f{i}": k for i, k in enumerate(values)}
-        expression = {f":f{i}": to_attribute(v) for i, v in enumerate(values.values())}
-        expression[":received"] = {"S": JobStatus.RECEIVED.value}
         try:
             self.ddb.transact_write_items(TransactItems=[
-                {"Update": {"TableName": self.jobs_table, "Key": {c.JOBS_TABLE_KEY: {"S": job_id}},
-                            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(values))),
-                            "ConditionExpression": "#status = :received",
-                            "ExpressionAttributeNames": {**names, "#status": "status"},
-                            "ExpressionAttributeValues": expression}},
-                self._counter(+1)])
+                {"Update": self._set_if(job_id, values, JobStatus.RECEIVED)}, self._counter(+1)])
             return True
         except ClientError as exc:
             if conflict(exc):
@@ -53,16 +56,8 @@ class DynamoBacklog:
 
     def release_held(self, job_id: str, fields: Mapping[str, Any]) -> bool:
         values = {**fields, "status": JobStatus.QUEUED.value}
-        names = {f"#f{i}": k for i, k in enumerate(values)}
-        expression = {f":f{i}": to_attribute(v) for i, v in enumerate(values.values())}
-        expression[":held"] = {"S": JobStatus.HELD.value}
         try:
-            self.ddb.update_item(
-                TableName=self.jobs_table, Key={c.JOBS_TABLE_KEY: {"S": job_id}},
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(values)))
-                + " REMOVE held_error, not_before",
-                ConditionExpression="#status = :held", ExpressionAttributeNames={**names, "#status": "status"},
-                ExpressionAttributeValues=expression)
+            self.ddb.update_item(**self._set_if(job_id, values, JobStatus.HELD, remove="held_error, not_before"))
             return True
         except ClientError as exc:
             if conflict(exc):

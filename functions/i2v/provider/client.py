@@ -17,9 +17,9 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from i2v import constants as c
+from i2v.connection import nothing_sent
 from i2v.provider.errors import (
     ProviderAccountError,
     ProviderError,
@@ -37,23 +37,6 @@ KeyGetter = Callable[[], str]
 """Returns the current API key; called before every request (cheap: it reads through a cache)."""
 
 KEY_REFUSED_REASONS = frozenset({"INVALID_API_KEY", "MISSING_API_KEY"})
-
-
-def _nothing_sent(exc: BaseException) -> bool:
-    """True when the request never reached the server (refused, DNS, connect timeout)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    stack: list[object] = [exc]
-    seen: set[int] = set()
-    while stack:
-        cause = stack.pop()
-        if not isinstance(cause, BaseException) or id(cause) in seen:
-            continue
-        seen.add(id(cause))
-        if isinstance(cause, (NewConnectionError, ConnectTimeoutError)):
-            return True
-        stack.extend([getattr(cause, "reason", None), cause.__cause__, cause.__context__, *cause.args])
-    return False
 
 
 def _key_refused(exc: ProviderAccountError) -> bool:
@@ -159,7 +142,7 @@ class HighwayClient:
             response = self._call(send)
         except requests.RequestException as exc:
             kind = type(exc).__name__
-            if _nothing_sent(exc):
+            if nothing_sent(exc):
                 raise ProviderUnavailable("CONNECT_FAILED", f"could not connect to the provider ({kind})") from None
             raise SubmitReplyLost("SUBMIT_OUTCOME_UNKNOWN",
                                   f"the submit request was sent but no reply arrived ({kind}); "

@@ -355,3 +355,44 @@ def test_the_fakes_count_the_output_requests_the_real_adapters_make(adapters):
     made.subtract(before)
     assert dict(+made) == {"s3.PutObject": 2, "dynamodb.UpdateItem": 2, "s3.HeadObject": 1, "s3.CopyObject": 1,
                            "s3.DeleteObject": 1}, (adapters.kind, dict(+made))
+
+
+def test_held_jobs_withdrawn_images_and_claims(adapters):
+    backlog, jobs = adapters.backlog, adapters.jobs
+    adapters.jobs.create("held")
+    assert backlog.park("held", Priority.NORMAL, "2026-01-01T00:00:01.000Z#held", {"held_error": {"code": "X"}},
+                        status=JobStatus.HELD)
+    assert backlog.claim("held", until=10.0, now=0.0) is not None  # a HELD job is taken once its grace is over
+    backlog.unclaim("held")
+    adapters.jobs.create("file")
+    assert backlog.park("file", Priority.NORMAL, "2026-01-01T00:00:02.000Z#file", {"not_before": 99.0},
+                        status=JobStatus.HELD)
+    assert backlog.release_held("file", {"request": {"prompt": "p"}}) is True
+    record = jobs.get("file")
+    assert record["status"] == "QUEUED" and "not_before" not in record and record["request"] == {"prompt": "p"}
+    assert backlog.release_held("file", {}) is False  # no longer HELD
+    adapters.jobs.create("image")
+    assert backlog.park("image", Priority.NORMAL, "2026-01-01T00:00:03.000Z#image", {})
+    assert backlog.withdraw("image") is True and backlog.withdraw("image") is False
+    assert jobs.get("image")["status"] == "CLAIMED" and backlog.size() == 2
+
+
+def test_claims(adapters):
+    from i2v import constants as c
+    from i2v_local.memory import MemoryClaims
+
+    if adapters.kind == "memory":
+        claims = MemoryClaims(memory.Meter())
+    else:
+        from i2v.aws.claims import DynamoClaims
+
+        claims = DynamoClaims("i2v-control")
+    assert claims.claimant("uploads/cat.png") is None and claims.pending("uploads/cat.png") == set()
+    claims.add_pending("uploads/cat.png", "img-1")
+    claims.add_pending("uploads/cat.png", "img-2")
+    assert claims.pending("uploads/cat.png") == {"img-1", "img-2"}
+    job = {"job_id": "f1", "kind": "job_file", "source": {"bucket": "media", "key": "uploads/cat.json"}}
+    claims.claim("uploads/cat.png", job, 2, {"image": "cat.png", "prompt": "p"})
+    found = claims.claimant("uploads/cat.png")
+    assert found["job"]["job_id"] == "f1" and found["redrive"] == 2 and found["row"]["prompt"] == "p"
+    assert c.CONTROL_TABLE_KEY == "pk"
