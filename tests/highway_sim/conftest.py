@@ -135,8 +135,10 @@ def start_sim() -> Iterator[Callable[..., SimulatorServer]]:
     """Start simulators with FAST settings plus overrides; all are stopped afterwards."""
     started: list[SimulatorServer] = []
 
-    def start(**overrides: Any) -> SimulatorServer:
-        sim = SimulatorServer(SimConfig(**{**FAST, **overrides})).start()
+    def start(clock: Callable[[], float] | None = None, **overrides: Any) -> SimulatorServer:
+        """``clock``: the simulator's monotonic clock (a test moves it instead of sleeping)."""
+        extra = {"clock": clock} if clock is not None else {}
+        sim = SimulatorServer(SimConfig(**{**FAST, **overrides}), **extra).start()
         started.append(sim)
         return sim
 

@@ -180,15 +180,34 @@ def test_no_hints_when_disabled(start_sim, make_client, image_url):
             assert "eta" not in body["task"] and "progress_percent" not in body["task"]
 
 
+class ManualClock:
+    """The simulator's clock, moved by the test: lifecycles and windows without sleeping on margins."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+        self.auto = True  # follows real time until the test takes over
+
+    def __call__(self) -> float:
+        return time.monotonic() if self.auto else self.now
+
+    def freeze(self) -> None:
+        self.now, self.auto = time.monotonic(), False
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_video_url_expires_after_ttl_over_speed(start_sim, make_client, image_url):
-    sim = start_sim(video_url_ttl=40)  # 0.4 real seconds at speed 100
+    clock = ManualClock()
+    sim = start_sim(clock=clock, video_url_ttl=40)  # 0.4 simulator seconds at speed 100
     api = make_client(sim)
     final = api.wait(api.task_id({"image_url": image_url, "prompt": "p"}))[-1]
+    clock.freeze()
     url = final["videos"][0]["video_url"]
     assert final["videos"][0]["video_url_ttl"] == "40"
     assert api.session.get(url).status_code == 200
     assert_error(api.session.get(url.rsplit("=", 1)[0] + "=1"), 403, "ACCESS_DENIED")
-    time.sleep(0.5)
+    clock.advance(0.41)
     assert_error(api.session.get(url), 404, "NOT_FOUND")
     assert api.result(final["task"]["task_id"]).json()["videos"][0]["video_url"] == url  # still listed
 
@@ -242,12 +261,16 @@ def test_rate_limit_at_the_configured_rate(start_sim, make_client):
 
 
 def test_rate_limit_window_slides_at_speed(start_sim, make_client, image_url):
-    sim = start_sim(rate_limit_per_minute=2, speed=60.0)  # window: 1 real second
+    clock = ManualClock()
+    clock.freeze()
+    sim = start_sim(clock=clock, rate_limit_per_minute=2, speed=60.0)  # window: 1 simulator second
     api = make_client(sim)
     assert api.submit({"image_url": image_url, "prompt": "p"}).status_code == 200
     assert api.submit({"image_url": image_url, "prompt": "p"}).status_code == 200
     assert_error(api.submit({"image_url": image_url, "prompt": "p"}), 429, "RATE_LIMIT_EXCEEDED")
-    time.sleep(1.05)
+    clock.advance(0.99)
+    assert_error(api.submit({"image_url": image_url, "prompt": "p"}), 429, "RATE_LIMIT_EXCEEDED")
+    clock.advance(0.02)
     assert api.submit({"image_url": image_url, "prompt": "p"}).status_code == 200
     assert sim.stats()["tasks_created"] == 3
 
