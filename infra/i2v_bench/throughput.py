@@ -31,7 +31,7 @@ SPEED = 20.0  # the demo's default (README: "runs 20x faster than the real servi
 MAX_IN_FLIGHT = 10
 PROFESSIONAL_EVERY = 10  # uploads 3, 6, 9 of every 10 are Professional: 30 %
 SEED = 11
-COUNTED_SERVICES = ("s3", "dynamodb", "sns", "stepfunctions", "sqs")
+COUNTED_SERVICES = ("s3", "dynamodb", "sns", "stepfunctions", "sqs", "events")
 SAMPLE_SECONDS = 0.2
 
 
