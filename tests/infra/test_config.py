@@ -27,7 +27,7 @@ def test_defaults_when_no_context_is_given() -> None:
     assert cfg.bucket_name is None and cfg.api_key_secret_name is None
     assert (cfg.uploads_prefix, cfg.outputs_prefix) == ("uploads/", "outputs/")
     assert dict(cfg.defaults) == {"prompt": c.DEFAULT_PROMPT, "mode": "Standard", "duration": 5,
-                                  "guidance_scale": 0.5, "priority": "normal"}
+                                  "guidance_scale": 0.5, "priority": "normal", "reuse": True}
     assert (cfg.max_in_flight, cfg.submits_per_minute) == (10, 20)
     assert (cfg.deadline_standard_seconds, cfg.deadline_professional_seconds) == (900, 1800)
     assert cfg.alarm_email is None and cfg.notification_email is None
@@ -186,7 +186,7 @@ def test_defaults_written_at_synth_read_back_the_same_in_every_function(defaults
     cfg = config(defaults=json.dumps(defaults))  # as text, the way `-c defaults=...` arrives
     written = json.dumps(dict(cfg.defaults), separators=(",", ":"))
     environ = {c.ENV_DEFAULTS: written, c.ENV_BUCKET: "b", c.ENV_JOBS_TABLE: "j", c.ENV_CONTROL_TABLE: "k",
-               c.ENV_STATE_MACHINE_ARN: "arn", c.ENV_WAKE_QUEUE_URL: "u"}
+               c.ENV_STATE_MACHINE_ARN: "arn", c.ENV_WAKE_QUEUE_URL: "u", c.ENV_UPLOADS_QUEUE_URL: "q"}
     assert intake_settings(environ).defaults == dict(cfg.defaults)
 
 

@@ -14,11 +14,17 @@ The expected grants below were worked out from the adapters each function's step
   Capacity (BatchGetItem of the leases, UpdateItem to take and give back); Powertools idempotency
   (GetItem, PutItem, UpdateItem, DeleteItem on its table); HeadObject of the pinned image and a
   presigned GET of that version; the API key; StartExecution and DescribeExecution of `job-*`;
-  wakes itself later.
+  wakes itself later. Pay once per content: DynamoContents (find: GetItem, produce: UpdateItem,
+  forget: DeleteItem on the control table) and HeadObject of the earlier output's version and of its
+  name (s3:GetObjectVersion and s3:GetObject under the outputs prefix); spend budgets: DynamoSpend (reserve:
+  TransactWriteItems of two Updates, refund: UpdateItem, totals: GetItem on the control table).
 - status: JobsTable.update (UpdateItem) and the API key.
 - store: JobsTable.update, claim/unclaim of the notification (UpdateItem); Capacity.release
   (BatchGetItem, UpdateItem on the control table); writes the video (multipart) and the manifest, and
-  presigns the video's GET; publishes the notification; wakes the dispatcher.
+  presigns the video's GET; moves an older upload's outputs to a name of their own and copies a reused
+  video (CopyObject of one version: s3:GetObjectVersion; DeleteObject of one version:
+  s3:DeleteObjectVersion); DynamoContents (done: UpdateItem, release: DeleteItem on the control table);
+  puts the notification on the EventBridge bus and publishes it on SNS; wakes the dispatcher.
 
 TransactWriteItems has no IAM action of its own: DynamoDB authorizes each item action inside it.
 """
@@ -106,16 +112,19 @@ def expected(synth: Synth, name: str) -> set[tuple[str, str]]:
         executions = f"arn:aws:states:us-east-1:111122223333:execution:{synth.stack.stack_name}-Pipeline:job-*"
         return (base | _pairs(POLL, a.get("Queue", "Wake")) | read_uploads | wake
                 | _ddb(("UpdateItem",), jobs) | _ddb(("Query",), f"{jobs}/index/{c.BACKLOG_INDEX}")
-                | _ddb(("BatchGetItem", "GetItem", "UpdateItem"), control)
+                | _ddb(("BatchGetItem", "GetItem", "UpdateItem", "DeleteItem"), control)
+                | _pairs(["s3:GetObject", "s3:GetObjectVersion"], outputs)
                 | _ddb(("GetItem", "PutItem", "UpdateItem", "DeleteItem"), idempotency)
                 | {("secretsmanager:GetSecretValue", secret), ("states:StartExecution", machine),
                    ("states:DescribeExecution", executions)})
     if name == c.FN_STATUS:
         return base | _ddb(("UpdateItem",), jobs) | {("secretsmanager:GetSecretValue", secret)}
     assert name == c.FN_STORE
-    return (base | wake | _pairs(["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"], outputs)
-            | _ddb(("UpdateItem",), jobs) | _ddb(("BatchGetItem", "UpdateItem"), control)
-            | {("sns:Publish", a.ref("Notifications", "Topic"))})
+    return (base | wake | _pairs(["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject", "s3:GetObjectVersion",
+                                  "s3:DeleteObjectVersion"], outputs)
+            | _ddb(("UpdateItem",), jobs) | _ddb(("BatchGetItem", "UpdateItem", "DeleteItem"), control)
+            | {("sns:Publish", a.ref("Notifications", "Topic")),
+               ("events:PutEvents", f"arn:aws:events:us-east-1:111122223333:event-bus/{c.DEFAULT_EVENT_BUS}")})
 
 
 @pytest.mark.parametrize("name", c.FUNCTIONS)

@@ -56,7 +56,9 @@ def _as_list(value: Any) -> list[Any]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_each_function_gets_exactly_the_variables_it_reads(any_synth: Synth, name: str) -> None:
-    assert sorted(env(any_synth, name)) == sorted(c.FUNCTION_ENV[name])
+    # No synth here sets a spend budget: a budget's variable is absent (no limit), never empty.
+    unset = {c.ENV_BUDGET_DAILY, c.ENV_BUDGET_MONTHLY}
+    assert sorted(env(any_synth, name)) == sorted(set(c.FUNCTION_ENV[name]) - unset)
 
 
 def test_local_only_variables_are_never_deployed(any_synth: Synth) -> None:
@@ -166,6 +168,10 @@ def _uploads(s: Synth) -> str:
     return json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [s.logical("Storage", "Bucket"), "Arn"]}, "/uploads/*"]]})
 
 
+def _outputs(s: Synth) -> str:
+    return json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [s.logical("Storage", "Bucket"), "Arn"]}, "/outputs/*"]]})
+
+
 def test_intake_reads_uploads_parks_jobs_starts_failure_reports_and_wakes(default_synth: Synth) -> None:
     s = default_synth
     granted = grants(s, c.FN_INTAKE)
@@ -174,11 +180,13 @@ def test_intake_reads_uploads_parks_jobs_starts_failure_reports_and_wakes(defaul
     assert "s3:PutObject" not in granted
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
         assert refs(granted[action]) == {s.logical("Queue", "Uploads")}, action
-    assert refs(granted["sqs:SendMessage"]) == {s.logical("Queue", "Wake")}
+    # wakes the dispatcher; a batch file's rows go back on the upload queue
+    assert refs(granted["sqs:SendMessage"]) == {s.logical("Queue", "Wake"), s.logical("Queue", "Uploads")}
     assert refs(granted["states:StartExecution"]) == {s.logical("Workflow", "StateMachine")}
-    assert refs(granted["dynamodb:GetItem"]) == {s.logical("Tables", "Jobs")}
+    assert refs(granted["dynamodb:GetItem"]) == {s.logical("Tables", "Jobs"), s.logical("Tables", "Control")}
     assert refs(granted["dynamodb:UpdateItem"]) == {s.logical("Tables", "Jobs"), s.logical("Tables", "Control")}
-    assert "dynamodb:PutItem" not in granted
+    # the claims on images a job file names, and a batch's ledger: new items in the control table only
+    assert refs(granted["dynamodb:PutItem"]) == {s.logical("Tables", "Control")}
     assert "secretsmanager:GetSecretValue" not in granted
     assert "sns:Publish" not in granted
 
@@ -186,8 +194,9 @@ def test_intake_reads_uploads_parks_jobs_starts_failure_reports_and_wakes(defaul
 def test_dispatch_takes_capacity_submits_once_and_starts_workflows(default_synth: Synth) -> None:
     s = default_synth
     granted = grants(s, c.FN_DISPATCH)
+    # the uploads, and outputs (pay once per content: an earlier video's version and its name still exist)
     for action in ("s3:GetObject", "s3:GetObjectVersion"):
-        assert [json.dumps(r) for r in granted[action]] == [_uploads(s)], action
+        assert sorted(json.dumps(r) for r in granted[action]) == sorted([_uploads(s), _outputs(s)]), action
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"):
         assert refs(granted[action]) == {s.logical("Queue", "Wake")}, action
     assert refs(granted["states:StartExecution"]) == {s.logical("Workflow", "StateMachine")}
@@ -197,6 +206,8 @@ def test_dispatch_takes_capacity_submits_once_and_starts_workflows(default_synth
     assert refs(granted["dynamodb:UpdateItem"]) == tables
     assert refs(granted["dynamodb:Query"]) >= {s.logical("Tables", "Jobs")}
     assert refs(granted["secretsmanager:GetSecretValue"]) == {s.logical("ApiKey", "Secret")}
+    # pay once per content: a content whose earlier video is gone is forgotten (its control item deleted)
+    assert refs(granted["dynamodb:DeleteItem"]) == {s.logical("Tables", "Control"), s.logical("Tables", "Idempotency")}
     assert "sns:Publish" not in granted and "s3:PutObject" not in granted
 
 

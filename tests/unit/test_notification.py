@@ -29,6 +29,7 @@ JOB = {
         "guidance_scale": 0.5,
         "end_image_key": "uploads/a/_frames/end.png",
         "priority": "high",
+        "reuse": True,
     },
     "timings": {
         "uploaded_at": "2026-01-01T00:00:00.000Z",
@@ -121,6 +122,7 @@ def test_failure_of_a_job_that_never_got_parameters(notification_validator):
         "end_image_key": None,
         "image_key": "uploads/a/cat.png",
         "priority": None,
+        "reuse": None,
     }
     assert note["timings"]["uploaded_at"] is None
     notification_validator.validate(note)
@@ -157,6 +159,37 @@ def test_a_failure_on_parameters_that_break_the_rules_still_fits_the_schema(noti
     assert note["request"]["priority"] == "urgent" and note["request"]["guidance_scale"] == "inf"
     notification_validator.validate(note)
     json.dumps(note, allow_nan=False)  # no NaN or Infinity in what subscribers parse
+
+
+def test_the_cost_is_the_price_stamped_at_dispatch_and_zero_when_nothing_was_paid(notification_validator):
+    assert success(job={**JOB, "price_usd": 0.95})["cost"] == {"estimated_usd": 0.95}
+    assert success(job={**JOB, "price_usd": 0.123456})["cost"] == {"estimated_usd": 0.1235}
+    assert success(job={**JOB, "price_usd": 0.0})["cost"] == {"estimated_usd": 0.0}  # a reused video
+    assert failure(job={**JOB, "price_usd": None})["cost"] == {"estimated_usd": 0.0}  # never submitted
+    assert "price_usd" not in JOB and success()["cost"] == {"estimated_usd": 0.0}
+    for note in (success(job={**JOB, "price_usd": 0.26}), failure()):
+        notification_validator.validate(note)
+
+
+def test_a_reused_video_names_the_job_it_was_copied_from(notification_validator):
+    origin = "fedcba9876543210fedcba9876543210"
+    note = success(job={**JOB, "price_usd": 0.0}, reused_from=origin)
+    assert note["reused_from"] == origin and note["cost"] == {"estimated_usd": 0.0}
+    notification_validator.validate(note)
+    assert "reused_from" not in success()  # absent, not null, when the video was made for this job
+    with pytest.raises(Exception, match="does not match"):
+        notification_validator.validate({**note, "reused_from": "job-1"})
+
+
+def test_the_request_says_whether_reuse_was_allowed(notification_validator):
+    for reuse in (True, False):
+        note = success(job={**JOB, "request": {**JOB["request"], "reuse": reuse}})
+        assert note["request"]["reuse"] is reuse
+        notification_validator.validate(note)
+    shown = shown_request({"reuse": "maybe"})  # a job that failed on INVALID_REUSE shows what was asked
+    note = failure(job={**JOB, "request": shown}, error={**ERROR, "code": "INVALID_REUSE", "stage": "validate"})
+    assert note["request"]["reuse"] == "maybe"
+    notification_validator.validate(note)
 
 
 def test_a_source_without_versioning_carries_the_etag_and_sequencer(notification_validator):

@@ -219,7 +219,7 @@ def test_intake_values_from_the_environment():
         c.ENV_DEFAULTS: '{"prompt": "house style", "duration": 10.0, "mode": "professional", "priority": "HIGH"}'}))
     assert (s.uploads_prefix, s.outputs_prefix, s.time_scale) == ("in/", "out/", 10.0)
     assert s.defaults == {"mode": "Professional", "prompt": "house style", "duration": 10,
-                          "guidance_scale": c.DEFAULT_GUIDANCE_SCALE, "priority": "high"}
+                          "guidance_scale": c.DEFAULT_GUIDANCE_SCALE, "priority": "high", "reuse": True}
 
 
 def test_dispatch_values_from_the_environment():

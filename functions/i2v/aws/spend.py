@@ -3,6 +3,7 @@ control table, both moved by one transaction whose conditions are the budgets.""
 
 from __future__ import annotations
 
+import random
 import time
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from i2v.aws.jobs_table import conflict
 from i2v.spend import Budget, Periods
 
 KEEP_DAYS = 400
+TRIES = 4  # a transaction cancelled by another one on the same items (not by a budget) is tried again
 
 
 def _n(value: float) -> dict[str, str]:
@@ -43,18 +45,26 @@ class DynamoSpend:
         for name, limit in (("day", budget.daily_usd), ("month", budget.monthly_usd)):
             if limit is not None and usd > limit:
                 return name
-        try:
-            self.ddb.transact_write_items(TransactItems=[
-                self._add("day", periods.day, usd, budget.daily_usd),
-                self._add("month", periods.month, usd, budget.monthly_usd)])
-            return None
-        except ClientError as exc:
-            if not conflict(exc):
-                raise
-            reasons = exc.response.get("CancellationReasons") or []
-            full = [n for n, r in zip(("day", "month"), reasons, strict=False)
-                    if r.get("Code") == "ConditionalCheckFailed"]
-            return full[0] if full else "day"
+        for attempt in range(1, TRIES + 1):
+            try:
+                self.ddb.transact_write_items(TransactItems=[
+                    self._add("day", periods.day, usd, budget.daily_usd),
+                    self._add("month", periods.month, usd, budget.monthly_usd)])
+                return None
+            except ClientError as exc:
+                if not conflict(exc):
+                    raise
+                reasons = exc.response.get("CancellationReasons") or []
+                full = [n for n, r in zip(("day", "month"), reasons, strict=False)
+                        if r.get("Code") == "ConditionalCheckFailed"]
+                if full:
+                    return full[0]
+                # Cancelled for another reason (TransactionConflict: another dispatcher's reservation on
+                # the same items at the same moment): the budget said nothing yet, so ask again.
+                if attempt == TRIES:
+                    raise
+                time.sleep(random.uniform(0, 0.05 * attempt))  # noqa: S311 - jitter, not a secret
+        raise AssertionError("unreachable")
 
     def refund(self, usd: float, periods: Periods) -> None:
         for period, name in (("day", periods.day), ("month", periods.month)):

@@ -88,7 +88,9 @@ def shown_request(merged: Mapping[str, Any]) -> dict[str, Any]:
     """The notification's ``request`` for parameters that may break the rules (the job failed on them)."""
     shown = {k: _shown(merged.get(k), number=k in ("duration", "guidance_scale"))
              for k in ("mode", "prompt", "negative_prompt", "duration", "guidance_scale", "priority")}
-    return shown | {"end_image_key": _shown(merged.get("end_image"), number=False)}
+    reuse = merged.get("reuse")
+    return shown | {"end_image_key": _shown(merged.get("end_image"), number=False),
+                    "reuse": reuse if reuse is None or isinstance(reuse, bool) else _shown(reuse)}
 
 
 def _text(name: str, value: object, code: ErrorCode, *, required: bool) -> str | None:

@@ -284,8 +284,7 @@ class Dispatcher:
         key, now = job.content_key, self.d.clock()
         origin = self.d.contents.find(key)
         if origin is not None and origin.state == DONE:
-            if origin.key and origin.version_id and \
-                    self.d.bucket.head(origin.key, Pin(version_id=origin.version_id)) is not None:
+            if self._still_there(origin):
                 return self._start_reused(job, redrive, origin)
             logger.info("the earlier video of this content is gone: it is made again", extra={"origin": origin.job_id})
             self.d.contents.forget(key, origin.job_id)
@@ -296,6 +295,15 @@ class Dispatcher:
         if not self.d.contents.produce(key, job.job_id, until, now):
             return self._wait_for_producer(job, now)
         return None
+
+    def _still_there(self, origin: Origin) -> bool:
+        """The earlier video can be copied: its version exists, and its name was not deleted since (in a
+        versioned bucket a delete, by hand or by a lifecycle rule, leaves the version behind a delete
+        marker: whoever deleted the video wanted it gone, so it is made again rather than brought back)."""
+        if not origin.key or not origin.version_id:
+            return False
+        return self.d.bucket.head(origin.key, Pin(version_id=origin.version_id)) is not None \
+            and self.d.bucket.head(origin.key) is not None
 
     def _wait_for_producer(self, job: Job, now: float) -> Started:
         """Another job is making this very video: wait for it in the backlog instead of paying again."""
@@ -346,10 +354,11 @@ class Dispatcher:
         if self.d.spend is not None:
             try:
                 reserve(self.d.spend, price, self.s.budget, now)
-            except BudgetReached:
+            except Exception:  # over a budget, or the ledger failed: nothing was sent, the slot goes back
                 self.d.capacity.release(job.job_id)
                 raise
         if not self.d.jobs.mark_submit_started(job.job_id, iso(now)):
+            self._refund(price, now)  # the earlier attempt reserved its own price: this one sends nothing
             return {"error": SubmitOutcomeUnknown(
                 "an earlier attempt sent this job to the provider but did not record the reply; not resubmitting "
                 "to avoid paying twice (redrive it on purpose with `i2v jobs retry`)").to_dict()}

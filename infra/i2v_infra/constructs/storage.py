@@ -109,7 +109,8 @@ class Storage(Construct):
                                      "nowhere else in the bucket.", finding=wildcard_resource(self, objects))
 
     def grant_check_outputs(self, grantee: iam.IGrantable) -> None:
-        """Head one version of an output (does an earlier video of the same content still exist?)."""
+        """Head an output and one version of it (does an earlier video of the same content still exist, and was
+        its name not deleted since?): s3:GetObject for the name, s3:GetObjectVersion for the version."""
         principal = grantee.grant_principal
         objects = self.bucket.arn_for_objects(f"{self.outputs_prefix}*")
         principal.add_to_principal_policy(iam.PolicyStatement(

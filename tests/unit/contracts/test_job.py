@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 
-from i2v.contracts.job import Job, JobKind, Pin, Source
+from i2v.contracts.job import Job, JobKind, Pin, Source, content_key
 
 
 def through_json(data):
@@ -114,3 +115,52 @@ def test_an_unknown_kind_is_refused():
     data = full_job().to_dict() | {"kind": "video"}
     with pytest.raises(ValueError):
         Job.from_dict(data)
+
+
+# --- content_key: the same images and request make the same video --------------------------------------
+
+IMAGE = hashlib.sha256(b"cat").hexdigest()
+END = hashlib.sha256(b"end").hexdigest()
+REQUEST = {"mode": "Standard", "prompt": "a cat", "negative_prompt": None, "duration": 5, "guidance_scale": 0.5}
+
+
+def test_a_content_key_is_a_sha256_in_hex():
+    key = content_key(IMAGE, None, REQUEST)
+    assert len(key) == 64 and int(key, 16) >= 0
+
+
+def test_the_same_bytes_and_request_give_the_same_key_whatever_the_order_of_the_request():
+    assert content_key(IMAGE, END, REQUEST) == content_key(IMAGE, END, dict(reversed(list(REQUEST.items()))))
+    assert content_key(IMAGE, None, REQUEST) == content_key(IMAGE, None, dict(REQUEST))
+
+
+@pytest.mark.parametrize("change", [
+    {"mode": "Professional"}, {"prompt": "a dog"}, {"prompt": "a cat "}, {"negative_prompt": "blur"},
+    {"negative_prompt": ""}, {"duration": 10}, {"guidance_scale": 0.6},
+])
+def test_any_parameter_the_provider_sees_changes_the_key(change):
+    assert content_key(IMAGE, None, {**REQUEST, **change}) != content_key(IMAGE, None, REQUEST)
+
+
+def test_other_image_bytes_or_end_frame_bytes_change_the_key():
+    base = content_key(IMAGE, None, REQUEST)
+    assert content_key(hashlib.sha256(b"dog").hexdigest(), None, REQUEST) != base
+    assert content_key(IMAGE, END, REQUEST) != base  # an end frame where there was none
+    assert content_key(IMAGE, hashlib.sha256(b"other end").hexdigest(), REQUEST) != content_key(IMAGE, END, REQUEST)
+    assert content_key(END, IMAGE, REQUEST) != content_key(IMAGE, END, REQUEST)  # start and end swapped
+
+
+def test_unicode_prompts_are_keyed_by_their_text():
+    assert content_key(IMAGE, None, {**REQUEST, "prompt": "un chat, café"}) == \
+        content_key(IMAGE, None, {**REQUEST, "prompt": "un chat, café"})
+    assert content_key(IMAGE, None, {**REQUEST, "prompt": "un chat, café"}) != \
+        content_key(IMAGE, None, {**REQUEST, "prompt": "un chat, cafe"})
+
+
+def test_a_job_carries_its_content_key_and_price_through_json():
+    job = Job(job_id="0" * 32, kind=JobKind.IMAGE, source=Source("media", "uploads/a.png", "v1"),
+              video_key="outputs/a.mp4", manifest_key="outputs/a.json",
+              content_key=content_key(IMAGE, None, REQUEST), price_usd=0.13)
+    back = Job.from_dict(through_json(job.to_dict()))
+    assert back.content_key == job.content_key and back.price_usd == 0.13
+    assert Job.from_dict({**job.to_dict(), "content_key": None, "price_usd": None}).content_key is None

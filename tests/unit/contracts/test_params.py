@@ -71,7 +71,7 @@ def test_the_request_is_the_notifications_request_object():
                          end_image="uploads/_frames/end.png", priority=Priority.LOW)
     assert params.request() == {"mode": "Professional", "prompt": "p", "negative_prompt": None, "duration": 5,
                                 "guidance_scale": 0.5, "end_image_key": "uploads/_frames/end.png",
-                                "priority": "low"}
+                                "priority": "low", "reuse": True}
 
 
 # --- validate_params: each rule ---------------------------------------------------------------------
@@ -165,6 +165,42 @@ def test_priority_must_be_high_normal_or_low(priority):
     assert err.message == f"priority is {priority!r}; expected one of high, normal, low"
 
 
+@pytest.mark.parametrize("reuse, expected", [(True, True), (False, False), ("true", True), ("FALSE", False),
+                                           (" yes ", True), ("no", False), ("1", True), ("0", False), ("On", True),
+                                           ("off", False)])
+def test_reuse_is_true_or_false_as_json_or_as_metadata_text(reuse, expected):
+    params = p.validate_params({**GOOD, "reuse": reuse})
+    assert params.reuse is expected
+    assert params.request()["reuse"] is expected
+
+
+def test_reuse_is_on_unless_asked_otherwise():
+    assert p.validate_params(GOOD).reuse is True
+    assert p.JobParams(mode="Standard", prompt="p", negative_prompt=None, duration=5, guidance_scale=0.5,
+                       end_image=None).reuse is True
+
+
+@pytest.mark.parametrize("reuse", ["maybe", "", "tru", 1, 0, 1.0, None, ["true"], {"reuse": True}])
+def test_reuse_must_be_true_or_false(reuse):
+    err = rejected(reuse=reuse)
+    assert err.code == "INVALID_REUSE"
+    assert err.message == f"reuse is {reuse!r}; expected true or false"
+
+
+def test_the_content_request_is_what_the_provider_sees():
+    params = p.validate_params({**GOOD, "negative_prompt": "blur", "priority": "high", "reuse": False,
+                                "mode": "Professional", "end_image": "uploads/e.png"})
+    assert params.content_request() == {"mode": "Professional", "prompt": "a cat", "negative_prompt": "blur",
+                                        "duration": 5, "guidance_scale": 0.5}
+
+
+def test_reuse_may_be_set_by_a_defaults_file_and_the_stack():
+    assert "reuse" in p.DEFAULTS_FILE_KEYS and "reuse" in p.JOB_FILE_KEYS
+    assert p.stack_defaults({"reuse": "false"})["reuse"] is False
+    err = refused_as_stack_defaults(reuse="sometimes")
+    assert err.code == "INVALID_STACK_DEFAULTS" and err.message.startswith("stack defaults: reuse is 'sometimes'")
+
+
 def test_end_image_requires_professional():
     err = rejected(end_image="uploads/end.png")
     assert err.code == "END_IMAGE_REQUIRES_PROFESSIONAL"
@@ -193,7 +229,8 @@ def nested(depth: int) -> list:
 @pytest.mark.parametrize("name, code", [("mode", "INVALID_MODE"), ("prompt", "INVALID_PROMPT"),
                                         ("negative_prompt", "INVALID_NEGATIVE_PROMPT"),
                                         ("duration", "INVALID_DURATION"), ("guidance_scale", "INVALID_GUIDANCE_SCALE"),
-                                        ("priority", "INVALID_PRIORITY"), ("end_image", "INVALID_END_IMAGE")])
+                                        ("priority", "INVALID_PRIORITY"), ("end_image", "INVALID_END_IMAGE"),
+                                        ("reuse", "INVALID_REUSE")])
 def test_a_value_nested_deeper_than_repr_can_go_is_refused_not_crashed_on(name, code):
     # json.loads takes nesting almost as deep as the recursion limit; the rules run further down the
     # stack (handler, intake, prepare), where repr() of the same value would overflow it.
@@ -218,9 +255,10 @@ def test_an_int_too_long_to_print_is_refused_not_crashed_on():
 
 def test_problems_reports_every_broken_rule_in_a_stable_order():
     found = p.problems({"mode": "Fast", "prompt": " ", "negative_prompt": 3, "duration": 7, "guidance_scale": 2,
-                        "priority": "urgent", "end_image": 5})
+                        "priority": "urgent", "reuse": "maybe", "end_image": 5})
     assert [e.code for e in found] == ["INVALID_MODE", "INVALID_PROMPT", "INVALID_NEGATIVE_PROMPT", "INVALID_DURATION",
-                                       "INVALID_GUIDANCE_SCALE", "INVALID_PRIORITY", "INVALID_END_IMAGE"]
+                                       "INVALID_GUIDANCE_SCALE", "INVALID_PRIORITY", "INVALID_REUSE",
+                                       "INVALID_END_IMAGE"]
     assert all(isinstance(e, InvalidParameters) for e in found)
 
 
@@ -281,7 +319,8 @@ def test_each_merged_value_comes_from_the_first_layer_that_sets_it(layers):
 
 def test_no_overrides_give_the_built_in_defaults():
     assert p.stack_defaults({}) == {"mode": c.DEFAULT_MODE, "prompt": c.DEFAULT_PROMPT, "duration": c.DEFAULT_DURATION,
-                                    "guidance_scale": c.DEFAULT_GUIDANCE_SCALE, "priority": "normal"}
+                                    "guidance_scale": c.DEFAULT_GUIDANCE_SCALE, "priority": "normal",
+                                    "reuse": True}
 
 
 def test_stack_defaults_take_overrides():
@@ -316,7 +355,7 @@ def test_stack_defaults_accept_what_a_job_accepts_and_come_back_canonical():
     assert p.stack_defaults({"duration": 10.0, "negative_prompt": None, "mode": "professional", "priority": "LOW",
                              "guidance_scale": "0.25"}) == {
         "mode": "Professional", "prompt": c.DEFAULT_PROMPT, "duration": 10, "guidance_scale": 0.25,
-        "priority": "low"}
+        "priority": "low", "reuse": True}
 
 
 def test_a_stack_default_negative_prompt_is_kept():
@@ -335,7 +374,7 @@ def test_shown_request_keeps_what_was_asked_even_when_it_breaks_the_rules():
     shown = p.shown_request({"mode": "Fast", "prompt": "a cat", "duration": "7", "guidance_scale": math.inf,
                              "priority": True, "end_image": "uploads/e.png"})
     assert shown == {"mode": "Fast", "prompt": "a cat", "negative_prompt": None, "duration": "7",
-                     "guidance_scale": "inf", "priority": "true", "end_image_key": "uploads/e.png"}
+                     "guidance_scale": "inf", "priority": "true", "end_image_key": "uploads/e.png", "reuse": None}
 
 
 @pytest.mark.parametrize("value, shown", [(42, "42"), (0.5, "0.5"), (math.nan, "nan"), (10**400, None),

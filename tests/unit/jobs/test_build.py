@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 
 from i2v import constants as c
 from i2v.contracts.errors import JobError, ObjectChanged
-from i2v.contracts.job import Job, JobKind, Pin, Source
+from i2v.contracts.job import Job, JobKind, Pin, Source, content_key
 from i2v.contracts.params import stack_defaults
 from i2v.contracts.status import Priority
 from i2v.jobs import keys
@@ -106,7 +107,8 @@ def test_image_job_takes_its_parameters_from_metadata(bucket, image_data):
     assert (prepared.image.format, prepared.image.width, prepared.image.height) == ("png", 640, 480)
     assert prepared.end_image is None
     assert job.request == {"mode": "Professional", "prompt": "a cat surfing", "negative_prompt": "blur",
-                           "duration": 10, "guidance_scale": 0.8, "end_image_key": None, "priority": "high"}
+                           "duration": 10, "guidance_scale": 0.8, "end_image_key": None, "priority": "high",
+                           "reuse": True}
 
 
 def test_image_job_without_parameters_uses_the_stack_defaults(bucket, image_data):
@@ -480,7 +482,8 @@ def test_invalid_parameters_leave_what_was_gathered_on_the_job(bucket, image_dat
     err = failure(job, bucket)
     assert err.code == "INVALID_DURATION"
     assert job.request == {"mode": c.DEFAULT_MODE, "prompt": "a cat", "negative_prompt": None, "duration": "7",
-                           "guidance_scale": c.DEFAULT_GUIDANCE_SCALE, "end_image_key": None, "priority": "normal"}
+                           "guidance_scale": c.DEFAULT_GUIDANCE_SCALE, "end_image_key": None, "priority": "normal",
+                           "reuse": True}
 
 
 def test_numbers_where_text_belongs_fail_and_the_notification_still_fits_the_schema(bucket, image_data,
@@ -513,3 +516,126 @@ def test_a_gif_named_png_fails_before_anything_is_spent(bucket, image_data):
 def test_an_empty_image_fails_with_image_empty(bucket):
     bucket.put("uploads/cat.png", b"")
     assert failure(job_for(bucket, "uploads/cat.png"), bucket).code == "IMAGE_EMPTY"
+
+
+# --- pay once per content: the content key computed at intake --------------------------------------
+
+
+def _key_of(bucket, key: str):
+    job = job_for(bucket, key)
+    prepare(job, bucket, UP, STACK)
+    return job.content_key
+
+
+def test_the_same_bytes_and_request_under_any_key_have_one_content_key(bucket, image_data):
+    data = image_data(640, 480)
+    for key in ("uploads/cat.png", "uploads/renamed.png", "uploads/other/folder/cat.png"):
+        bucket.put(key, data, {"prompt": "a cat"})
+    bucket.put("uploads/cat.png", data, {"prompt": "a cat"})  # the same key again: a new version, a new job
+    keys_seen = {_key_of(bucket, k) for k in ("uploads/cat.png", "uploads/renamed.png", "uploads/other/folder/cat.png")}
+    assert len(keys_seen) == 1 and None not in keys_seen
+    assert job_for(bucket, "uploads/cat.png").job_id != job_for(bucket, "uploads/cat.png", "v1").job_id
+
+
+def test_the_content_key_is_of_the_bytes_and_the_effective_request(bucket, image_data):
+    bucket.put("uploads/a.png", image_data(640, 480), {"prompt": "a cat"})
+    job = job_for(bucket, "uploads/a.png")
+    prepared = prepare(job, bucket, UP, STACK)
+    image_sha = hashlib.sha256(bucket.data("uploads/a.png")).hexdigest()
+    assert job.content_key == content_key(image_sha, None, prepared.params.content_request())
+    assert prepared.params.content_request() == {"mode": "Standard", "prompt": "a cat", "negative_prompt": None,
+                                                 "duration": 5, "guidance_scale": 0.5}
+
+
+@pytest.mark.parametrize("meta", [{"prompt": "a dog"}, {"mode": "Professional"}, {"duration": "10"},
+                                  {"guidance-scale": "0.7"}, {"negative-prompt": "blur"}])
+def test_any_parameter_changes_the_content_key(bucket, image_data, meta):
+    bucket.put("uploads/a.png", image_data(), {"prompt": "a cat"})
+    bucket.put("uploads/b.png", image_data(), {"prompt": "a cat", **meta})
+    assert _key_of(bucket, "uploads/a.png") != _key_of(bucket, "uploads/b.png")
+
+
+def test_priority_and_reuse_do_not_change_the_content_key(bucket, image_data):
+    bucket.put("uploads/a.png", image_data(), {"prompt": "a cat"})
+    bucket.put("uploads/b.png", image_data(), {"prompt": "a cat", "priority": "high", "reuse": "true"})
+    assert _key_of(bucket, "uploads/a.png") == _key_of(bucket, "uploads/b.png")
+
+
+def test_a_default_that_comes_from_a_folder_counts_like_one_given_in_metadata(bucket, image_data):
+    bucket.put("uploads/a/_defaults.json", b'{"prompt": "a cat", "duration": 10}')
+    bucket.put("uploads/a/cat.png", image_data())
+    bucket.put("uploads/b/cat.png", image_data(), {"prompt": "a cat", "duration": "10"})
+    assert _key_of(bucket, "uploads/a/cat.png") == _key_of(bucket, "uploads/b/cat.png")
+
+
+def test_other_bytes_change_the_content_key(bucket, image_data):
+    bucket.put("uploads/a.png", image_data(640, 480))
+    bucket.put("uploads/b.png", image_data(640, 482))
+    assert _key_of(bucket, "uploads/a.png") != _key_of(bucket, "uploads/b.png")
+
+
+def test_the_end_frame_bytes_are_part_of_the_content_key(bucket, image_data):
+    bucket.put("uploads/cat.png", image_data())
+    bucket.put("uploads/_frames/end1.png", image_data(640, 480, "JPEG"))
+    bucket.put("uploads/_frames/end2.png", image_data(640, 480, "JPEG", quality=40))
+    bucket.put("uploads/_frames/end1-copy.png", bucket.data("uploads/_frames/end1.png"))
+    for name, end in (("none", None), ("one", "end1.png"), ("two", "end2.png"), ("copy", "end1-copy.png")):
+        body = {"image": "cat.png", "prompt": "p", "mode": "Professional", **({"end_image": f"_frames/{end}"} if end else {})}
+        bucket.put(f"uploads/{name}.json", json.dumps(body).encode())
+    found = {name: _key_of(bucket, f"uploads/{name}.json") for name in ("none", "one", "two", "copy")}
+    assert len({found["none"], found["one"], found["two"]}) == 3
+    assert found["one"] == found["copy"]  # the end frame's bytes count, not its name
+
+
+def test_the_content_key_reads_the_pinned_version(bucket, image_data):
+    bucket.put("uploads/a.png", image_data(640, 480), {"prompt": "p"})
+    job = job_for(bucket, "uploads/a.png")  # the first version's event
+    bucket.put("uploads/a.png", image_data(800, 600), {"prompt": "p"})  # replaced before intake ran
+    prepare(job, bucket, UP, STACK)
+    first = hashlib.sha256(bucket.objects["uploads/a.png"][0].data).hexdigest()
+    assert job.content_key == content_key(first, None, {"mode": "Standard", "prompt": "p", "negative_prompt": None,
+                                                        "duration": 5, "guidance_scale": 0.5})
+
+
+@pytest.mark.parametrize("where", ["metadata", "job file", "defaults file", "stack"])
+def test_reuse_false_leaves_the_job_without_a_content_key_and_reads_no_bytes(bucket, image_data, meter, where):
+    defaults = STACK
+    bucket.put("uploads/cat.png", image_data(), {"reuse": "false"} if where == "metadata" else {})
+    key = "uploads/cat.png"
+    if where == "job file":
+        bucket.put("uploads/j.json", b'{"image": "cat.png", "prompt": "p", "reuse": false}')
+        key = "uploads/j.json"
+    elif where == "defaults file":
+        bucket.put("uploads/_defaults.json", b'{"reuse": false}')
+    elif where == "stack":
+        defaults = stack_defaults({"reuse": False})
+    job = job_for(bucket, key)
+    meter.counts.clear()
+    prepared = prepare(job, bucket, UP, defaults)
+    assert prepared.params.reuse is False and job.request["reuse"] is False
+    assert job.content_key is None
+    # the image's header and trailer, and the job file or defaults file it read; no whole read for a digest
+    assert meter.counts["s3.GetObject"] == 2 + (where in ("job file", "defaults file"))
+
+
+def test_reuse_true_reads_each_image_once_more_for_its_digest(bucket, image_data, meter):
+    bucket.put("uploads/cat.png", image_data())
+    bucket.put("uploads/_frames/end.png", image_data())
+    bucket.put("uploads/j.json", b'{"image": "cat.png", "end_image": "_frames/end.png", "prompt": "p", "mode": "Professional"}')
+    job = job_for(bucket, "uploads/j.json")
+    meter.counts.clear()
+    prepare(job, bucket, UP, STACK)
+    bucket.put("uploads/k.json", b'{"image": "cat.png", "end_image": "_frames/end.png", "prompt": "p", "reuse": "no", "mode": "Professional"}')
+    other = job_for(bucket, "uploads/k.json")
+    before = meter.counts["s3.GetObject"]
+    prepare(other, bucket, UP, STACK)
+    assert before - (meter.counts["s3.GetObject"] - before) == 2  # one whole read of each image
+    assert job.content_key is not None and other.content_key is None
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", 1, 0, [], {"a": 1}])
+def test_a_reuse_that_is_neither_true_nor_false_fails_the_job(bucket, image_data, value):
+    bucket.put("uploads/cat.png", image_data())
+    bucket.put("uploads/j.json", json.dumps({"image": "cat.png", "prompt": "p", "reuse": value}).encode())
+    err = failure(job_for(bucket, "uploads/j.json"), bucket)
+    assert err.code == "INVALID_REUSE" and "reuse is" in err.message

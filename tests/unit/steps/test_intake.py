@@ -203,8 +203,9 @@ def test_requests_per_valid_upload(deps, bucket, image_data, meter):
     before = dict(meter.counts)
     take(event, deps)
     made = {k: v - before.get(k, 0) for k, v in meter.counts.items() if v - before.get(k, 0)}
-    # one HEAD of the image, three _defaults.json probes, header + trailer reads; the record and the park
-    assert made["s3.HeadObject"] == 4 and made["s3.GetObject"] == 2
+    # one HEAD of the image, three _defaults.json probes, header + trailer reads, one read of the whole image
+    # for its content key (pay once per content); the record and the park
+    assert made["s3.HeadObject"] == 4 and made["s3.GetObject"] == 3
     assert made["dynamodb.GetItem"] == 2 and made["dynamodb.TransactWriteItems"] == 1  # the record, the claim check
 
 
