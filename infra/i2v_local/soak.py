@@ -2,7 +2,8 @@
 
 `make soak` runs it at full size; the test suite runs the same scenario smaller. It checks the
 promises: exactly one notification per upload, no object version paid twice, in-flight never
-above the cap, an empty DLQ, and the right error code on every failure.
+above the cap, an empty DLQ, and the right error code on every failure. After it, a burst far above
+the cap, then the fuzz run (i2v_local.fuzz): a few hundred generated uploads, good and hostile.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ EXPECTED_FAILURE_CODES = {"TASK_FAILED", "VIDEO_NOT_FOUND", "VIDEO_DOWNLOAD_FAIL
 FULL = {"uploads": 300, "duplicate_delivery": 1.0, "p_submit_429": 0.2, "p_submit_5xx": 0.1, "p_result_5xx": 0.1,
         "p_task_failed": 0.05, "p_video_404": 0.05, "max_in_flight": 10}
 BURST = {"uploads": 60, "max_in_flight": 3}  # 20x the cap
+FUZZ = {"uploads": 300, "seed": 1}  # generated uploads, good and hostile (i2v_local.fuzz)
 
 
 @dataclass
@@ -176,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=60.0)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--burst", type=int, default=BURST["uploads"], help="uploads of the burst run (0: skip)")
+    parser.add_argument("--fuzz", type=int, default=FUZZ["uploads"],
+                        help="generated uploads of the fuzz run, good and hostile (0: skip)")
     args = parser.parse_args(argv)
 
     def progress(done: int, total: int, in_flight: int) -> None:
@@ -197,8 +201,15 @@ def main(argv: list[str] | None = None) -> int:
                 ("wall time", f"{report.wall_seconds} s"), ("result", "PASS" if report.passed else "FAIL")]
         for name, value in rows:
             print(f"{name:28s} {value}")
-    if not args.burst:
-        return 0 if report.passed else 1
+    passed = report.passed
+    if args.burst:
+        passed = _burst(args, progress) and passed
+    if args.fuzz:
+        passed = _fuzz(args, progress) and passed
+    return 0 if passed else 1
+
+
+def _burst(args: argparse.Namespace, progress) -> bool:
     burst = run_burst(uploads=args.burst, max_in_flight=BURST["max_in_flight"], speed=args.speed, progress=progress)
     print(file=sys.stderr)
     if args.json:
@@ -212,7 +223,21 @@ def main(argv: list[str] | None = None) -> int:
                             ("mean in flight while waiting", burst.mean_in_flight_while_waiting),
                             ("wall time", f"{burst.wall_seconds} s"), ("result", "PASS" if burst.passed else "FAIL")]:
             print(f"{name:28s} {value}")
-    return 0 if report.passed and burst.passed else 1
+    return burst.passed
+
+
+def _fuzz(args: argparse.Namespace, progress) -> bool:
+    """Generated uploads, good and hostile, with overwrites and deletes (i2v_local.fuzz)."""
+    from i2v_local.fuzz import print_report, run_fuzz
+
+    fuzz = run_fuzz(uploads=args.fuzz, seed=FUZZ["seed"], speed=args.speed, progress=progress)
+    print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(asdict(fuzz), indent=2, ensure_ascii=False))
+    else:
+        print(f"\nfuzz: {fuzz.uploads} generated uploads (seed {fuzz.seed})")
+        print_report(fuzz)
+    return fuzz.passed
 
 
 if __name__ == "__main__":

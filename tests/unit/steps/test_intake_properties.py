@@ -336,11 +336,11 @@ class Pipeline:
                                        image_grace_seconds=world.grace)
         self.intake = IntakeDeps(settings=self.settings, bucket=self.bucket, jobs=self.jobs, backlog=self.backlog,
                                  workflow=self.workflow, claims=MemoryClaims(self.meter), clock=self.clock)
-        self.capacity = Capacity(MeteredLeaseStore(self.meter), 100, 10_000, 60.0, clock=self.clock,
+        self.capacity = Capacity(MeteredLeaseStore(self.meter), 60, 200, 60.0, clock=self.clock,
                                  rng=random.Random(1))
         dispatch = DispatchSettings(bucket=BUCKET, jobs_table="jobs", control_table="control",
                                     idempotency_table="idem", state_machine_arn="sm", wake_queue_url="wake",
-                                    capacity=CapacitySettings(100, 10_000), submit_max_attempts=3)
+                                    capacity=CapacitySettings(60, 200), submit_max_attempts=3)
         self.dispatcher = Dispatcher(DispatchDeps(
             settings=dispatch, backlog=self.backlog, jobs=self.jobs, capacity=self.capacity,
             client=lambda: self.provider, bucket=self.bucket, workflow=self.workflow,
