@@ -267,3 +267,44 @@ def test_settings_are_read_from_the_process_environment_by_default(monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv(c.ENV_TIME_SCALE, raising=False)
     assert status_settings().jobs_table == "i2v-jobs"
+
+
+# --- prices and spend budgets (dispatch) --------------------------------------------------------------
+
+
+def test_dispatch_prices_and_budget_default_to_the_published_prices_and_no_limit():
+    from i2v.contracts.prices import DEFAULT_PRICES
+
+    s = dispatch_settings(env_of(c.FN_DISPATCH))
+    assert s.prices == {mode: dict(d) for mode, d in DEFAULT_PRICES.items()}
+    assert (s.budget.daily_usd, s.budget.monthly_usd, s.budget.action) == (None, None, c.BUDGET_WAIT)
+
+
+def test_dispatch_prices_and_budget_from_the_environment():
+    s = dispatch_settings(env_of(c.FN_DISPATCH, **{
+        c.ENV_PRICES: '{"Professional": {"10": 0.9}}', c.ENV_BUDGET_DAILY: "25", c.ENV_BUDGET_MONTHLY: "400.50",
+        c.ENV_BUDGET_ACTION: "fail"}))
+    assert s.prices["Professional"] == {5: 0.475, 10: 0.9} and s.prices["Standard"] == {5: 0.13, 10: 0.26}
+    assert (s.budget.daily_usd, s.budget.monthly_usd, s.budget.action) == (25.0, 400.5, "fail")
+    assert dispatch_settings(env_of(c.FN_DISPATCH, **{c.ENV_BUDGET_DAILY: "0"})).budget.daily_usd == 0.0
+
+
+@pytest.mark.parametrize("name, raw, says", [
+    (c.ENV_PRICES, "{not json", c.ENV_PRICES),
+    (c.ENV_PRICES, '{"Fast": {"5": 1}}', "unknown mode 'Fast'"),
+    (c.ENV_PRICES, '{"Standard": {"5": -1}}', "from 0 to 100"),
+    (c.ENV_BUDGET_DAILY, "ten", "must be a number of dollars"),
+    (c.ENV_BUDGET_DAILY, "-1", "must be at least 0"),
+    (c.ENV_BUDGET_MONTHLY, "nan", "must be at least 0"),
+    (c.ENV_BUDGET_ACTION, "pause", "must be one of wait, fail"),
+])
+def test_bad_prices_and_budgets_are_named(name, raw, says):
+    with pytest.raises(SettingsError) as info:
+        dispatch_settings(env_of(c.FN_DISPATCH, **{name: raw}))
+    assert name in str(info.value) and says in str(info.value)
+
+
+def test_only_the_dispatcher_reads_prices_and_budgets():
+    for name in (c.ENV_PRICES, c.ENV_BUDGET_DAILY, c.ENV_BUDGET_MONTHLY, c.ENV_BUDGET_ACTION):
+        assert [f for f, names in c.FUNCTION_ENV.items() if name in names] == [c.FN_DISPATCH]
+    assert {c.ENV_BUDGET_DAILY, c.ENV_BUDGET_MONTHLY} <= set(c.OPTIONAL_ENV)  # absent: no limit

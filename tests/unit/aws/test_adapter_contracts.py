@@ -396,3 +396,198 @@ def test_claims(adapters):
     found = claims.claimant("uploads/cat.png")
     assert found["job"]["job_id"] == "f1" and found["redrive"] == 2 and found["row"]["prompt"] == "p"
     assert c.CONTROL_TABLE_KEY == "pk"
+
+
+def test_the_fake_notifier_makes_the_requests_and_puts_the_entry_the_real_one_does(monkeypatch):
+    """The notifier is outside the ``adapters`` fixture (it only sends): the event first, then SNS, in both."""
+    from i2v.aws.notifier import Notifier, event_entry
+
+    note = {"schema": "i2v.notification/v1", "status": "FAILED", "job_id": "j1", "request": {"mode": None},
+            "error": {"code": "IMAGE_TOO_SMALL", "message": "m", "stage": "validate", "retryable": False}}
+    fake = memory.MemoryNotifier(memory.Meter())
+    fake.publish(note)
+    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": REGION,
+                        "AWS_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    runtime.reset()
+    with mock_aws(), _Requests() as requests:
+        requests.paused = True
+        topic = boto3.client("sns", region_name=REGION).create_topic(Name="t")["TopicArn"]
+        requests.paused = False
+        Notifier(topic).publish(note)
+    runtime.reset()
+    assert requests.counts == fake.meter.counts == Counter({"events.PutEvents": 1, "sns.Publish": 1})
+    assert fake.events == [{**event_entry(note), "Detail": note}] and fake.published == [note]
+
+
+# --- pay once per content and spend budgets (issue 13 items 1 and 2) --------------------------------------
+
+
+def _meter(adapters: Adapters) -> memory.Meter:
+    """A meter that counts into the adapters' own counts (the fakes' requests next to the others')."""
+    meter = memory.Meter()
+    meter.counts = adapters.counts
+    return meter
+
+
+def _contents(adapters: Adapters) -> Any:
+    if adapters.kind == "memory":
+        return memory.MemoryContents(_meter(adapters))
+    from i2v.aws.contents import DynamoContents
+
+    return DynamoContents("i2v-control")
+
+
+def _spend(adapters: Adapters) -> Any:
+    if adapters.kind == "memory":
+        return memory.MemorySpend(_meter(adapters))
+    from i2v.aws.spend import DynamoSpend
+
+    return DynamoSpend("i2v-control")
+
+
+def test_contents_one_producer_at_a_time_then_its_video(adapters):
+    from i2v.contents import DONE, PENDING, Origin
+
+    contents = _contents(adapters)
+    assert contents.find("k1") is None
+    assert contents.produce("k1", "a", until=100.0, now=0.0) is True
+    assert contents.produce("k1", "b", until=200.0, now=50.0) is False  # a's lease holds
+    assert contents.produce("k1", "a", until=150.0, now=60.0) is True  # the producer itself, again
+    found = contents.find("k1")
+    assert (found.job_id, found.state, found.until) == ("a", PENDING, 150.0)
+    assert contents.done(Origin("k1", "b", DONE, key="outputs/x.mp4", version_id="v9")) is False  # not the producer
+    assert contents.done(Origin("k1", "a", DONE, bucket="media", key="outputs/a.mp4", version_id="v1",
+                                size_bytes=1234, price_usd=0.13)) is True
+    found = contents.find("k1")
+    assert (found.job_id, found.state, found.bucket, found.key, found.version_id, found.size_bytes) == (
+        "a", DONE, "media", "outputs/a.mp4", "v1", 1234)
+    assert found.price_usd == 0.13
+    assert contents.produce("k1", "b", until=999.0, now=500.0) is False  # done: nobody produces it again
+    contents.release("k1", "a")  # releases only a PENDING producer: the video stays
+    assert contents.find("k1").state == DONE
+    contents.forget("k1", "b")  # only the origin's own record is forgotten
+    assert contents.find("k1").state == DONE
+    contents.forget("k1", "a")
+    assert contents.find("k1") is None
+    assert contents.produce("k1", "b", until=999.0, now=500.0) is True
+
+
+def test_contents_a_lapsed_producer_is_replaced_and_a_released_one_frees_the_key(adapters):
+    from i2v.contents import DONE, Origin
+
+    contents = _contents(adapters)
+    assert contents.produce("k2", "a", until=100.0, now=0.0) is True
+    assert contents.produce("k2", "b", until=300.0, now=100.0) is True  # a's lease ran out
+    assert contents.done(Origin("k2", "a", DONE, key="outputs/a.mp4", version_id="v1")) is False  # too late
+    contents.release("k2", "a")  # not the producer any more: nothing happens
+    assert contents.find("k2").job_id == "b"
+    contents.release("k2", "b")
+    assert contents.find("k2") is None
+    assert contents.produce("k2", "c", until=400.0, now=200.0) is True
+    assert contents.find("k3") is None and contents.find("k2").job_id == "c"  # keys are independent
+
+
+def test_spend_reservations_hold_to_the_budgets(adapters):
+    from i2v.spend import Budget, Periods
+
+    spend, day = _spend(adapters), Periods.at(1_767_225_600.0)  # 2026-01-01
+    budget = Budget(daily_usd=0.39, monthly_usd=0.6)
+    assert spend.totals(day) == (0.0, 0.0)
+    assert [spend.reserve(0.13, day, budget) for _ in range(4)] == [None, None, None, "day"]
+    assert spend.totals(day) == (0.39, 0.39)
+    tomorrow = Periods.at(1_767_225_600.0 + 86400)
+    assert spend.reserve(0.13, tomorrow, budget) is None  # a new day, the same month
+    assert spend.reserve(0.13, tomorrow, budget) == "month"  # 0.65 would pass the month's 0.60
+    assert spend.totals(tomorrow) == (0.13, 0.52)
+    assert spend.reserve(0.95, tomorrow, budget) == "day"  # dearer than a whole budget: refused without a write
+    spend.refund(0.13, day)  # yesterday's reservation given back: to yesterday and to the month
+    assert spend.totals(day) == (0.26, 0.39)
+    assert spend.reserve(0.21, tomorrow, Budget(daily_usd=1.0, monthly_usd=0.6)) is None  # exactly the month
+    assert spend.totals(tomorrow) == (0.34, 0.6)
+    assert spend.reserve(1.0, tomorrow, Budget()) is None  # no budget: counted, never refused
+    assert spend.totals(tomorrow) == (1.34, 1.6)
+
+
+def test_spend_sums_are_exact_in_cents(adapters):
+    from i2v.spend import Budget, Periods
+
+    spend, day = _spend(adapters), Periods.at(1_767_225_600.0)
+    for _ in range(10):
+        assert spend.reserve(0.1, day, Budget(daily_usd=1.0)) is None
+    assert spend.reserve(0.01, day, Budget(daily_usd=1.0)) == "day"
+    assert spend.totals(day) == (1.0, 1.0)
+
+
+def test_the_fakes_count_the_contents_and_spend_requests_the_real_adapters_make(adapters):
+    from i2v.contents import DONE, Origin
+    from i2v.spend import Budget, Periods
+
+    contents, spend, day = _contents(adapters), _spend(adapters), Periods.at(1_767_225_600.0)
+    before = Counter(adapters.counts)
+    contents.find("k")
+    contents.produce("k", "a", until=100.0, now=0.0)
+    contents.produce("k", "b", until=100.0, now=1.0)  # refused: still one request
+    contents.done(Origin("k", "a", DONE, key="outputs/a.mp4", version_id="v1"))
+    contents.forget("k", "a")
+    contents.release("k", "a")
+    spend.reserve(0.13, day, Budget(daily_usd=0.13))
+    spend.reserve(0.13, day, Budget(daily_usd=0.13))  # cancelled: still one request
+    spend.reserve(0.95, day, Budget(daily_usd=0.13))  # dearer than the budget: no request
+    spend.refund(0.13, day)
+    spend.totals(day)
+    made = Counter(adapters.counts)
+    made.subtract(before)
+    assert dict(+made) == {"dynamodb.GetItem": 3, "dynamodb.UpdateItem": 5, "dynamodb.DeleteItem": 2,
+                           "dynamodb.TransactWriteItems": 2}, (adapters.kind, dict(+made))
+
+
+def test_a_spend_transaction_cancelled_by_another_one_is_tried_again_not_read_as_a_full_budget(monkeypatch):
+    """DynamoDB cancels a transaction that meets another one on the same items (TransactionConflict):
+    that says nothing about the budget, so the reservation is asked again; a budget's failed condition
+    is the answer."""
+    from botocore.exceptions import ClientError
+
+    from i2v.aws import spend as spend_module
+    from i2v.spend import Budget, Periods
+
+    def cancelled(*codes: str) -> ClientError:
+        return ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                            "CancellationReasons": [{"Code": code} for code in codes]}, "TransactWriteItems")
+
+    class Ddb:
+        def __init__(self, *replies: Any) -> None:
+            self.replies, self.calls = list(replies), 0
+
+        def transact_write_items(self, **kwargs: Any) -> dict[str, Any]:
+            self.calls += 1
+            reply = self.replies.pop(0)
+            if isinstance(reply, Exception):
+                raise reply
+            return {}
+
+    monkeypatch.setattr(spend_module.time, "sleep", lambda seconds: None)
+    ledger = spend_module.DynamoSpend.__new__(spend_module.DynamoSpend)
+    ledger.table, day, budget = "control", Periods.at(1_767_225_600.0), Budget(daily_usd=1.0, monthly_usd=5.0)
+    ledger.ddb = Ddb(cancelled("TransactionConflict", "None"), cancelled("None", "TransactionConflict"), {})
+    assert ledger.reserve(0.13, day, budget) is None and ledger.ddb.calls == 3
+    ledger.ddb = Ddb(cancelled("TransactionConflict", "None"), cancelled("None", "ConditionalCheckFailed"))
+    assert ledger.reserve(0.13, day, budget) == "month"
+    ledger.ddb = Ddb(*[cancelled("TransactionConflict", "None")] * spend_module.TRIES)
+    with pytest.raises(ClientError):
+        ledger.reserve(0.13, day, budget)  # a fault: the dispatcher's invocation fails and is tried again
+    assert ledger.ddb.calls == spend_module.TRIES
+
+
+def test_bucket_digest_of_a_pinned_version_in_one_request(adapters):
+    import hashlib
+
+    first = adapters.put("uploads/d.png", b"first" * 100_000)
+    adapters.put("uploads/d.png", b"second")
+    before = Counter(adapters.counts)
+    assert adapters.bucket.digest("uploads/d.png", Pin(version_id=first)) == hashlib.sha256(b"first" * 100_000).hexdigest()
+    assert adapters.bucket.digest("uploads/d.png") == hashlib.sha256(b"second").hexdigest()
+    made = Counter(adapters.counts)
+    made.subtract(before)
+    assert dict(+made) == {"s3.GetObject": 2}

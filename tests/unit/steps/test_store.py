@@ -410,3 +410,140 @@ def test_a_retried_store_keeps_the_name_it_holds(world):
     [note] = w.notifier.published
     assert note["output"]["key"] == "outputs/a/cat.mp4"
     assert w.names.items["outputs/a/cat.mp4"]["job_id"] == JOB_ID
+
+
+# --- pay once per content: the store step's side ---------------------------------------------------------
+
+ORIGIN_JOB = "fedcba9876543210fedcba9876543210"
+CONTENT = "c" * 64
+
+
+def _with_contents(w):
+    import dataclasses
+
+    from i2v_local.memory import MemoryContents
+
+    contents = MemoryContents(w.bucket.meter)
+    w.deps = dataclasses.replace(w.deps, contents=contents)
+    return contents
+
+
+def _content_job() -> Job:
+    j = job()
+    j.content_key = CONTENT
+    return j
+
+
+def test_a_produced_video_is_recorded_for_its_content_with_the_version_it_wrote(world):
+    from i2v.contents import DONE
+
+    w = world(VIDEO)
+    contents = _with_contents(w)
+    assert contents.produce(CONTENT, JOB_ID, until=w.clock() + 600, now=w.clock())
+    state = succeeded_state()
+    state.job = _content_job()
+    state.job.price_usd = 0.13
+    store(state, w.deps)
+    origin = contents.items[CONTENT]
+    written = w.bucket.objects["outputs/a/cat.mp4"][-1]
+    assert (origin.state, origin.job_id, origin.key, origin.version_id) == (DONE, JOB_ID, "outputs/a/cat.mp4",
+                                                                             written.version_id)
+    assert (origin.bucket, origin.size_bytes, origin.price_usd) == ("media", len(VIDEO), 0.13)
+    assert w.notifier.published[0]["cost"] == {"estimated_usd": 0.13}
+
+
+def test_a_producer_that_fails_releases_its_content(world):
+    w = world()
+    contents = _with_contents(w)
+    contents.produce(CONTENT, JOB_ID, until=w.clock() + 600, now=w.clock())
+    state = failed_state()
+    state.job = _content_job()
+    store(state, w.deps)
+    assert contents.items == {}  # the next job of the content makes it
+
+
+def test_a_video_that_lost_its_download_releases_its_content(world):
+    w = world(VideoUnavailable("410", code="VIDEO_URL_EXPIRED"))
+    contents = _with_contents(w)
+    contents.produce(CONTENT, JOB_ID, until=w.clock() + 600, now=w.clock())
+    state = succeeded_state()
+    state.job = _content_job()
+    store(state, w.deps)
+    assert contents.items == {}
+
+
+def test_a_video_in_a_bucket_without_versions_is_never_recorded(world, fakes):
+    w = world(VIDEO)
+    w.bucket.versioned = False
+    contents = _with_contents(w)
+    contents.produce(CONTENT, JOB_ID, until=w.clock() + 600, now=w.clock())
+    state = succeeded_state()
+    state.job = _content_job()
+    store(state, w.deps)
+    assert contents.items == {} and w.notifier.published[0]["status"] == "SUCCEEDED"
+
+
+def test_a_job_moved_to_its_own_name_records_the_version_under_that_name(world):
+    """An older upload that lost the shared name while writing records where its video ended up."""
+    w = world(VIDEO)
+    contents = _with_contents(w)
+    contents.produce(CONTENT, JOB_ID, until=w.clock() + 600, now=w.clock())
+    real_confirm = w.names.confirm
+
+    def newer_claims_first(name, order, version):
+        w.names.claim(name, "9999-12-31T00:00:00.000Z#newer", "newer")
+        return real_confirm(name, order, version)
+
+    w.names.confirm = newer_claims_first
+    state = succeeded_state()
+    state.job = _content_job()
+    store(state, w.deps)
+    origin = contents.items[CONTENT]
+    assert origin.key == f"outputs/a/cat.{JOB_ID[:8]}.mp4"
+    assert w.bucket.fetch(w.bucket.presign_get(origin.key, 60, origin.version_id)) == VIDEO
+
+
+def _reused_state(origin_key: str, origin_version: str) -> WorkflowState:
+    from i2v.contents import DONE, Origin
+
+    j = _content_job()
+    j.price_usd = 0.0
+    origin = Origin(content_key=CONTENT, job_id=ORIGIN_JOB, state=DONE, bucket="media", key=origin_key,
+                    version_id=origin_version, size_bytes=len(VIDEO), price_usd=0.13)
+    return as_handed_over(WorkflowState.reused(j, origin.to_dict()))
+
+
+def test_a_reused_job_copies_the_earlier_version_server_side_and_says_where_from(world, notification_validator):
+    w = world(holds_slot=False)  # no copy_video outcome scripted: nothing is downloaded
+    contents = _with_contents(w)
+    origin_version = w.bucket.put("outputs/b/dog.mp4", VIDEO, content_type="video/mp4")
+    w.bucket.put("outputs/b/dog.mp4", b"a later video under that name")
+    before = dict(w.bucket.meter.counts)
+    out = store(_reused_state("outputs/b/dog.mp4", origin_version), w.deps)
+    assert w.copy.urls == []
+    assert w.bucket.data("outputs/a/cat.mp4") == VIDEO  # the origin's version, not its name's latest
+    made = {k: v - before.get(k, 0) for k, v in w.bucket.meter.counts.items() if v - before.get(k, 0)}
+    assert made.get("s3.CopyObject") == 1 and "s3.GetObject" not in made
+    [note] = w.notifier.published
+    assert note["status"] == "SUCCEEDED" and note["reused_from"] == ORIGIN_JOB
+    assert note["cost"] == {"estimated_usd": 0.0}
+    assert note["output"]["key"] == "outputs/a/cat.mp4" and note["output"]["size_bytes"] == len(VIDEO)
+    assert w.bucket.fetch(note["output"]["url"]) == VIDEO
+    notification_validator.validate(note)
+    assert w.bucket.json("outputs/a/cat.json") == note
+    assert contents.items == {}  # a copy records nothing: the origin stays the job that paid
+    assert w.jobs.get(JOB_ID)["status"] == "SUCCEEDED" and out.error is None
+    assert w.waker.now == []  # it held no slot
+
+
+def test_a_reused_copy_that_fails_is_reported_once_and_releases_nothing(world):
+    w = world(holds_slot=False)
+    contents = _with_contents(w)
+    contents.produce(CONTENT, ORIGIN_JOB, until=w.clock() + 600, now=w.clock())
+    state = _reused_state("outputs/b/dog.mp4", "v-gone")
+    data = state.to_dict()
+    data["error"] = {"Error": "KeyError", "Cause": json.dumps({"errorType": "KeyError", "errorMessage": "NoSuchVersion"})}
+    store(as_handed_over(data), w.deps)  # the workflow's catch sends the failed copy to NotifyFailure
+    [note] = w.notifier.published
+    assert note["status"] == "FAILED" and note["cost"] == {"estimated_usd": 0.0}
+    assert contents.items[CONTENT].job_id == ORIGIN_JOB  # another job's producer record is not touched
