@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # infra_synth: the Synth type the tests import
 
-from infra_synth import EXISTING, Synth, synthesize  # noqa: E402
+from infra_synth import BUDGETS, EXISTING, Synth, synthesize  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +33,12 @@ def existing_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 def destroy_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """removalPolicy=destroy: a throwaway deployment whose data goes with the stack."""
     return synthesize(tmp_path_factory.mktemp("cdk-destroy"), removalPolicy="destroy")
+
+
+@pytest.fixture(scope="session")
+def budget_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """Spend budgets (daily and monthly, budgetAction=fail) and a price of its own."""
+    return synthesize(tmp_path_factory.mktemp("cdk-budget"), **BUDGETS)
 
 
 @pytest.fixture(scope="session", params=["default", "existing", "destroy"])

@@ -25,6 +25,13 @@ EXISTING = {
     "alarmEmail": "ops@example.com",
     "notificationEmail": "team@example.com",
 }
+# Spend budgets and a price of its own (issue 13 item 2), as `-c` would give them (text) and as cdk.json would.
+BUDGETS = {
+    "budgetDailyUsd": "20",
+    "budgetMonthlyUsd": 400.5,
+    "budgetAction": "fail",
+    "prices": {"Professional": {"10": 0.9}},
+}
 
 
 def _node_major() -> str:

@@ -100,6 +100,19 @@ def test_empty_strings_mean_absent() -> None:
     ("maxVideoBytes", 10),
     ("queueAgeAlarmSeconds", 1),
     ("stackName", "1-starts-with-a-digit"),
+    ("prices", "{not json"),
+    ("prices", '["Standard"]'),
+    ("prices", {"Fast": {"5": 1}}),
+    ("prices", {"Standard": {"7": 0.2}}),
+    ("prices", {"Standard": {"5": -1}}),
+    ("prices", {"Standard": {"5": "0.13"}}),
+    ("budgetDailyUsd", "ten"),
+    ("budgetDailyUsd", -1),
+    ("budgetDailyUsd", True),
+    ("budgetDailyUsd", "nan"),
+    ("budgetMonthlyUsd", "inf"),
+    ("budgetMonthlyUsd", [5]),
+    ("budgetAction", "pause"),
 ])
 def test_bad_values_fail_with_the_knob_name(knob: str, value: Any) -> None:
     with pytest.raises(ConfigError, match=knob):
@@ -228,3 +241,40 @@ def test_every_knob_is_documented_in_the_module_docstring() -> None:
     doc = config_module.__doc__ or ""
     for knob in knobs:
         assert f"| {knob} " in doc, knob
+
+
+# --- prices and spend budgets (issue 13, item 2) ---------------------------------------------------------
+
+def test_prices_default_to_the_published_ones_and_budgets_to_none() -> None:
+    from i2v.contracts.prices import DEFAULT_PRICES
+
+    cfg = config()
+    assert cfg.prices == {mode: dict(d) for mode, d in DEFAULT_PRICES.items()}
+    assert (cfg.budget_daily_usd, cfg.budget_monthly_usd, cfg.budget_action) == (None, None, "wait")
+
+
+def test_prices_and_budgets_from_context_text_and_numbers() -> None:
+    cfg = config(prices='{"Professional": {"10": 0.9}}', budgetDailyUsd="20", budgetMonthlyUsd=400.5,
+                 budgetAction="fail")
+    assert cfg.prices["Professional"] == {5: 0.475, 10: 0.9} and cfg.prices["Standard"] == {5: 0.13, 10: 0.26}
+    assert (cfg.budget_daily_usd, cfg.budget_monthly_usd, cfg.budget_action) == (20.0, 400.5, "fail")
+    assert config(budgetDailyUsd=0).budget_daily_usd == 0.0  # nothing may be spent: every job waits
+    assert config(budgetDailyUsd="", prices="").budget_daily_usd is None  # empty means absent
+
+
+def test_prices_and_budgets_written_at_synth_read_back_the_same_in_the_dispatcher() -> None:
+    """The stack writes the price table and the budgets into the dispatcher's environment; it reads back
+    what the stack was configured with."""
+    import json as json_module
+
+    from i2v.contracts.prices import to_json
+    from i2v.settings import dispatch_settings
+
+    cfg = config(prices={"Standard": {"5": 0.2}}, budgetDailyUsd="12.5", budgetMonthlyUsd="300", budgetAction="fail")
+    environ = {c.ENV_BUCKET: "b", c.ENV_JOBS_TABLE: "j", c.ENV_CONTROL_TABLE: "k", c.ENV_IDEMPOTENCY_TABLE: "i",
+               c.ENV_STATE_MACHINE_ARN: "arn", c.ENV_WAKE_QUEUE_URL: "u",
+               c.ENV_PRICES: json_module.dumps(to_json(cfg.prices)), c.ENV_BUDGET_DAILY: str(cfg.budget_daily_usd),
+               c.ENV_BUDGET_MONTHLY: str(cfg.budget_monthly_usd), c.ENV_BUDGET_ACTION: cfg.budget_action}
+    s = dispatch_settings(environ)
+    assert s.prices == cfg.prices
+    assert (s.budget.daily_usd, s.budget.monthly_usd, s.budget.action) == (12.5, 300.0, "fail")

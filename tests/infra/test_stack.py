@@ -119,6 +119,25 @@ def test_job_retention_reaches_the_store_function(default_synth: Synth, tmp_path
     assert ttl == {"AttributeName": c.JOBS_TTL_ATTRIBUTE, "Enabled": True}
 
 
+def test_prices_and_budgets_reach_the_dispatcher_only(default_synth: Synth, budget_synth: Synth) -> None:
+    from i2v.contracts.prices import price_table
+
+    default = env(default_synth, c.FN_DISPATCH)
+    assert json.loads(default[c.ENV_PRICES]) == {"Standard": {"5": 0.13, "10": 0.26},
+                                                 "Professional": {"5": 0.475, "10": 0.95}}
+    assert default[c.ENV_BUDGET_ACTION] == "wait"
+    assert c.ENV_BUDGET_DAILY not in default and c.ENV_BUDGET_MONTHLY not in default  # no budget: no limit
+    budget = env(budget_synth, c.FN_DISPATCH)
+    assert price_table(json.loads(budget[c.ENV_PRICES]))["Professional"][10] == 0.9
+    assert (budget[c.ENV_BUDGET_DAILY], budget[c.ENV_BUDGET_MONTHLY], budget[c.ENV_BUDGET_ACTION]) == (
+        "20.0", "400.5", "fail")
+    assert sorted(budget) == sorted(c.FUNCTION_ENV[c.FN_DISPATCH])  # with budgets, every variable it reads
+    for name in (c.FN_INTAKE, c.FN_STATUS, c.FN_STORE):
+        variables = env(budget_synth, name)
+        for knob in (c.ENV_PRICES, c.ENV_BUDGET_DAILY, c.ENV_BUDGET_MONTHLY, c.ENV_BUDGET_ACTION):
+            assert knob not in variables, (name, knob)
+
+
 def test_state_machine_arn_in_settings_names_the_real_state_machine(default_synth: Synth) -> None:
     _, machine = default_synth.one("AWS::StepFunctions::StateMachine")
     name = machine["Properties"]["StateMachineName"]

@@ -210,3 +210,32 @@ def test_one_dashboard_shows_the_backlog_the_functions_and_the_custom_metrics(de
     assert c.METRICS_NAMESPACE in body
     [(logical, dashboard)] = default_synth.resources("AWS::CloudWatch::Dashboard").items()
     assert default_synth.cfn["Outputs"]["DashboardName"]["Value"] == {"Ref": logical}
+
+
+# --- spend budgets (issue 13, item 2) ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "metric", "threshold"), [("BudgetDaily", c.METRIC_SPEND_TODAY_USD, 16.0),
+                                                           ("BudgetMonthly", c.METRIC_SPEND_MONTH_USD, 320.4)])
+def test_an_alarm_at_80_percent_of_each_budget(budget_synth: Synth, name: str, metric: str, threshold: float) -> None:
+    props = _alarm(budget_synth, name)
+    found = _single_metric(props)
+    assert (found["namespace"], found["name"], found["stat"]) == (c.METRICS_NAMESPACE, metric, "Maximum")
+    assert found["dimensions"] == [{"Name": "service", "Value": c.SERVICE_NAME}]
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", threshold)
+    assert props["TreatMissingData"] == "notBreaching"
+    assert "80%" in props["AlarmDescription"] and "BUDGET_EXCEEDED" in props["AlarmDescription"]
+    topic = budget_synth.logical("Monitoring", "AlarmTopic", "Topic")
+    assert props["AlarmActions"] == [{"Ref": topic}]
+
+
+def test_no_budget_no_budget_alarm(default_synth: Synth) -> None:
+    assert not [n for n in _alarms(default_synth) if "Budget" in n]
+
+
+def test_the_dashboard_shows_spend_and_reuse(default_synth: Synth, budget_synth: Synth) -> None:
+    for synth in (default_synth, budget_synth):
+        [(_, dashboard)] = synth.resources("AWS::CloudWatch::Dashboard").items()
+        body = json.dumps(dashboard["Properties"]["DashboardBody"])
+        for metric in (c.METRIC_SPEND_TODAY_USD, c.METRIC_SPEND_MONTH_USD, c.METRIC_REUSED, c.METRIC_REUSE_SAVED_USD,
+                       c.METRIC_BUDGET_WAITS):
+            assert metric in body, metric
