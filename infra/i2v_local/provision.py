@@ -24,6 +24,8 @@ from i2v_infra.workflow_definition import read_definition, substitute
 from i2v_local.lambda_runner import InProcessLambdas
 
 INBOX = "i2v-notifications-inbox"  # stands in for the users' subscriptions: the command line reads it
+EVENTS_INBOX = "i2v-events-inbox"  # stands in for the users' EventBridge rules: a rule on source i2v sends here
+EVENTS_RULE = "i2v-events-to-inbox"
 
 
 @dataclass
@@ -38,6 +40,8 @@ class Provisioned:
     topic_arn: str = ""
     inbox_url: str = ""
     state_machine_arn: str = ""
+    event_bus: str = c.DEFAULT_EVENT_BUS
+    events_inbox_url: str = ""
 
 
 def create_tables(ddb: Any) -> dict[str, str]:
@@ -69,9 +73,22 @@ def _index(index: IndexSpec) -> dict[str, Any]:
             "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projected)}}
 
 
+def create_events_inbox(events: Any, sqs: Any, event_bus: str) -> str:
+    """The bus (unless it is the default one, which every account has), a rule matching the pipeline's
+    events and a queue it sends them to, as a user's rule would; the queue's URL."""
+    if event_bus != c.DEFAULT_EVENT_BUS:
+        events.create_event_bus(Name=event_bus)
+    url = sqs.create_queue(QueueName=EVENTS_INBOX)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=EVENTS_RULE, EventBusName=event_bus, EventPattern=json.dumps({"source": [c.EVENT_SOURCE]}),
+                    Description="i2v: every event of the pipeline, to the local events inbox")
+    events.put_targets(Rule=EVENTS_RULE, EventBusName=event_bus, Targets=[{"Id": "inbox", "Arn": arn}])
+    return str(url)
+
+
 def provision(clients: Any, lambdas: InProcessLambdas, *, bucket: str, uploads_prefix: str,
               visibility_timeout: int | None = None, function_timeouts: dict[str, float] | None = None,
-              versioned: bool = True) -> Provisioned:
+              versioned: bool = True, event_bus: str = c.DEFAULT_EVENT_BUS) -> Provisioned:
     """``clients(service)`` makes a boto3 client of the local cloud."""
     s3, sqs, sns, ddb, sfn, lam = (clients(n) for n in ("s3", "sqs", "sns", "dynamodb", "stepfunctions", "lambda"))
     made = Provisioned(bucket=bucket)
@@ -95,6 +112,7 @@ def provision(clients: Any, lambdas: InProcessLambdas, *, bucket: str, uploads_p
     made.inbox_url = sqs.create_queue(QueueName=INBOX)["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=made.inbox_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=made.topic_arn, Protocol="sqs", Endpoint=inbox_arn)
+    made.event_bus, made.events_inbox_url = event_bus, create_events_inbox(clients("events"), sqs, event_bus)
     made.tables = create_tables(ddb)
     role = clients("iam").create_role(RoleName="i2v-local", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
