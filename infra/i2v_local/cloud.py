@@ -60,6 +60,12 @@ class CloudConfig:
     trigger: str = c.DEFAULT_TRIGGER
     image_grace_seconds: int = c.DEFAULT_IMAGE_GRACE_SECONDS  # provider seconds (divided by time_scale)
     event_bus: str = c.DEFAULT_EVENT_BUS  # the EventBridge bus the store function puts its events on
+    # Spend budgets (issue 13 item 2), as the stack's knobs: dollars per UTC day / month (None: no limit),
+    # what an over-budget job does (wait | fail), and prices over the defaults ({"Standard": {"5": 0.13}}).
+    budget_daily_usd: float | None = None
+    budget_monthly_usd: float | None = None
+    budget_action: str = c.BUDGET_WAIT
+    prices: dict[str, Any] = field(default_factory=dict)
 
 
 class LocalCloud:
@@ -146,7 +152,9 @@ class LocalCloud:
             c.ENV_DEADLINE_PROFESSIONAL: str(c.DEFAULT_DEADLINE_PROFESSIONAL),
             c.ENV_URL_POLICY: c.URL_POLICY_LOOPBACK_HTTP, c.ENV_MAX_VIDEO_BYTES: str(c.DEFAULT_MAX_VIDEO_BYTES),
             c.ENV_TRIGGER: cfg.trigger, c.ENV_IMAGE_GRACE: str(cfg.image_grace_seconds),
-            c.ENV_PRICES: json.dumps(to_json(price_table({}))), c.ENV_BUDGET_ACTION: c.BUDGET_WAIT,
+            c.ENV_PRICES: json.dumps(to_json(price_table(cfg.prices))), c.ENV_BUDGET_ACTION: cfg.budget_action,
+            **({c.ENV_BUDGET_DAILY: str(cfg.budget_daily_usd)} if cfg.budget_daily_usd is not None else {}),
+            **({c.ENV_BUDGET_MONTHLY: str(cfg.budget_monthly_usd)} if cfg.budget_monthly_usd is not None else {}),
             c.ENV_SUBMIT_MAX_ATTEMPTS: str(c.DEFAULT_SUBMIT_MAX_ATTEMPTS),
             c.ENV_IMAGE_URL_TTL: str(c.DEFAULT_IMAGE_URL_TTL), c.ENV_DOWNLOAD_URL_TTL: str(c.DEFAULT_DOWNLOAD_URL_TTL),
             c.ENV_JOB_RETENTION_DAYS: str(c.DEFAULT_JOB_RETENTION_DAYS), c.ENV_EVENT_BUS: made.event_bus,
