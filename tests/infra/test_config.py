@@ -278,3 +278,16 @@ def test_prices_and_budgets_written_at_synth_read_back_the_same_in_the_dispatche
     s = dispatch_settings(environ)
     assert s.prices == cfg.prices
     assert (s.budget.daily_usd, s.budget.monthly_usd, s.budget.action) == (12.5, 300.0, "fail")
+
+
+def test_the_event_bus_is_the_default_one_or_a_custom_bus_name() -> None:
+    assert config().event_bus_name == c.DEFAULT_EVENT_BUS == "default"
+    assert config(eventBusName="default").event_bus_name == "default"
+    assert config(eventBusName=" catalogue-events.v1_2 ").event_bus_name == "catalogue-events.v1_2"
+    assert config(eventBusName="").event_bus_name == "default"
+
+
+@pytest.mark.parametrize("value", ["aws.partner/saas/x", "aws.events", "a/b", "has space", "x" * 257, 7])
+def test_a_bad_event_bus_name_is_refused(value: Any) -> None:
+    with pytest.raises(ConfigError, match="eventBusName"):
+        config(eventBusName=value)

@@ -200,3 +200,15 @@ def test_every_acknowledgement_answers_a_finding_on_its_own_resource(
     assert sorted(acknowledged - raw) == [], "acknowledged where cdk-nag finds nothing (too wide a scope)"
     assert sorted(raw - acknowledged) == [], "found and not acknowledged"
 
+
+
+def test_a_named_bus_is_the_one_bus_the_store_function_may_put_events_on(tmp_path: Path) -> None:
+    from infra_synth import synthesize
+
+    synth = synthesize(tmp_path, eventBusName="catalogue")
+    for name in c.FUNCTIONS:
+        puts = {resource for action, resource in granted(synth, name) if action.startswith("events:")}
+        assert puts == ({"arn:aws:events:us-east-1:111122223333:event-bus/catalogue"} if name == c.FN_STORE
+                        else set()), name
+    assert synth.function(c.FN_STORE)["Environment"]["Variables"][c.ENV_EVENT_BUS] == "catalogue"
+    assert synth.cfn["Outputs"]["EventBusName"]["Value"] == "catalogue"

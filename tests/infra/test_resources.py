@@ -167,3 +167,13 @@ def test_the_local_state_machine_runs_the_deployed_definition(default_synth: Syn
                                      "Partition": "aws"})
     local = cloud.client("stepfunctions").describe_state_machine(stateMachineArn=cloud.state_machine_arn)
     assert json.loads(local["definition"]) == json.loads(expected)
+
+
+# --- events ----------------------------------------------------------------------------------------
+
+def test_the_local_cloud_puts_events_on_the_bus_the_stack_names_and_a_rule_takes_them(
+        default_synth: Synth, cloud: Any) -> None:
+    template = default_synth.function(c.FN_STORE)["Environment"]["Variables"][c.ENV_EVENT_BUS]
+    assert template == cloud.function_environment(c.FN_STORE)[c.ENV_EVENT_BUS] == c.DEFAULT_EVENT_BUS
+    [rule] = cloud.client("events").list_rules(EventBusName=template)["Rules"]
+    assert json.loads(rule["EventPattern"]) == {"source": [c.EVENT_SOURCE]}
