@@ -40,6 +40,8 @@ from i2v_local.runner import LocalRun, RunOptions
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "functions" / "i2v" / "contracts" / "notification-v1.schema.json"
 TERMINAL = {"SUCCEEDED", "FAILED", "CLAIMED"}
+IMAGE_CODES = {"IMAGE_FORMAT_UNSUPPORTED", "IMAGE_EMPTY", "IMAGE_CORRUPT", "IMAGE_TOO_LARGE", "IMAGE_TOO_SMALL",
+               "IMAGE_ASPECT_RATIO"}  # failures for the image's own bytes
 
 
 # --- what is generated ------------------------------------------------------------------------------
@@ -281,6 +283,7 @@ class FuzzReport:
     provider_refusals: int  # submissions the provider refused: invalid input that reached it
     tasks_without_notification: int
     invalid_input_paid: list  # succeeded jobs whose inputs break a rule
+    valid_images_refused: list  # image jobs whose bytes were generated valid, failed for their bytes
     urls_not_serving: list
     stuck_jobs: list
     dlq_depth: int
@@ -292,7 +295,7 @@ class FuzzReport:
 
     def check(self) -> FuzzReport:
         for name in ("jobs_without_outcome", "jobs_with_several_notifications", "schema_errors", "undocumented_codes",
-                     "invalid_input_paid", "urls_not_serving", "stuck_jobs"):
+                     "invalid_input_paid", "valid_images_refused", "urls_not_serving", "stuck_jobs"):
             if getattr(self, name):
                 self.problems.append(f"{name}: {getattr(self, name)[:5]}")
         for name in ("provider_refusals", "tasks_without_notification", "dlq_depth"):
@@ -318,7 +321,10 @@ def _plain_key(key: str) -> bool:
 
 
 def run_fuzz(uploads: int = 40, seed: int = 1, speed: float = 60.0, max_in_flight: int = 10,
-             duplicate_delivery: float = 0.3, timeout: float = 600.0, progress: Any = None) -> FuzzReport:
+             duplicate_delivery: float = 0.3, versioned: bool = True, timeout: float = 600.0,
+             progress: Any = None) -> FuzzReport:
+    """``versioned=False``: a bucket without versioning (jobs pin the ETag; a URL serves whatever its key
+    holds by then, so URLs and submitted images are checked only for keys never replaced or deleted)."""
     import requests
     from jsonschema import Draft202012Validator, FormatChecker
 
@@ -331,7 +337,8 @@ def run_fuzz(uploads: int = 40, seed: int = 1, speed: float = 60.0, max_in_fligh
     plan = Generator(rng, images).plan(uploads)
     with tempfile.TemporaryDirectory() as out, LocalRun(RunOptions(
             out_dir=Path(out), speed=speed, max_in_flight=max_in_flight, sim_overrides={"seed": seed},
-            cloud_overrides={"seed": seed, "duplicate_delivery": duplicate_delivery, "visibility_timeout": 5})) as run:
+            cloud_overrides={"seed": seed, "duplicate_delivery": duplicate_delivery, "visibility_timeout": 5,
+                             "versioned": versioned})) as run:
         cloud, sim = run.cloud, run.simulator
         assert cloud is not None and sim is not None
         s3, bucket = cloud.client("s3"), cloud.config.bucket
@@ -353,24 +360,27 @@ def run_fuzz(uploads: int = 40, seed: int = 1, speed: float = 60.0, max_in_fligh
             overwrites += action["key"] in seen_keys
             seen_keys.add(action["key"])
             decision = classify_key(action["key"], prefix, outputs)
-            versions.append({"key": action["key"], "version": reply.get("VersionId"), "is_job": decision.is_job,
-                             "kind": decision.kind.value if decision.kind else None,
+            version = reply.get("VersionId")
+            versions.append({"key": action["key"], "version": None if version in (None, "null") else version,
+                             "etag": hashlib.md5(action["body"]).hexdigest(),  # noqa: S324 - S3's single-part ETag
+                             "is_job": decision.is_job, "kind": decision.kind.value if decision.kind else None,
                              "valid_image": action.get("valid_image")})
-        jobs = {job_id_for(bucket, v["key"], v["version"]): v for v in versions if v["is_job"]}
+        # Each upload that is a job, by key (without versions a job id needs the event's sequencer, which only
+        # the event carries: uploads are then counted per key), and by job id where the bucket keeps versions.
+        expected = Counter(v["key"] for v in versions if v["is_job"])
+        jobs = {job_id_for(bucket, v["key"], v["version"]): v for v in versions if v["is_job"] and v["version"]}
+        by_source = {(v["key"], v["version"] or v["etag"]): v for v in versions}
         table = JobsTable(cloud.tables["jobs"], cloud.client("dynamodb"))
         seen: list[dict[str, Any]] = []
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             seen.extend(m["notification"] for m in cloud.drain_notifications(wait_seconds=1))
-            notified = {n["job_id"] for n in seen}
             records = {r["job_id"]: r for r in table.scan()}
-            claims = _claimed_keys(cloud)
-            open_jobs = [j for j, v in jobs.items() if j not in notified
-                         and records.get(j, {}).get("status") not in TERMINAL
-                         and not (j not in records and v["key"] in claims)]
+            missing = _missing(expected, seen, records, _claimed_keys(cloud))
+            waiting = [r for r in records.values() if r.get("status") not in TERMINAL]
             if progress:
-                progress(len(notified), len(jobs), sim.stats()["in_flight_now"])
-            if not open_jobs and cloud.queue_depths()["queue"] == 0:
+                progress(len({n["job_id"] for n in seen}), sum(expected.values()), sim.stats()["in_flight_now"])
+            if not missing and not waiting and cloud.queue_depths()["queue"] == 0:
                 break
         time.sleep(2.0)  # a second notification for a job would arrive now
         seen.extend(m["notification"] for m in cloud.drain_notifications(wait_seconds=1))
@@ -383,7 +393,8 @@ def run_fuzz(uploads: int = 40, seed: int = 1, speed: float = 60.0, max_in_fligh
         for note in seen:
             if note["output"]:
                 body = requests.get(note["output"]["url"], timeout=10).content
-                if len(body) != note["output"]["size_bytes"] or body[4:8] != b"ftyp":
+                exact = versioned or note["output"]["key"] not in rewritten_outputs(seen)
+                if body[4:8] != b"ftyp" or (exact and len(body) != note["output"]["size_bytes"]):
                     urls_not_serving.append(note["job_id"])
         image_bytes: dict[str, str] = {}
         submitted: dict[str, str] = {}
@@ -393,15 +404,13 @@ def run_fuzz(uploads: int = 40, seed: int = 1, speed: float = 60.0, max_in_fligh
 
     per_job = Counter(n["job_id"] for n in seen)
     codes = Counter(n["error"]["code"] for n in seen if n["error"])
-    without = []
-    claimed = 0
-    for job_id, version in jobs.items():
-        if per_job[job_id]:
-            continue
-        if records.get(job_id, {}).get("status") == "CLAIMED" or (job_id not in records and version["key"] in claims):
-            claimed += 1
-            continue
-        without.append({"key": version["key"], "status": records.get(job_id, {}).get("status")})
+    without = [{"key": key, "uploads": expected[key], "outcomes": expected[key] - gap}
+               for key, gap in _missing(expected, seen, records, claims).items()]
+    without += [{"key": v["key"], "version": v["version"], "status": records.get(j, {}).get("status")}
+                for j, v in jobs.items() if not per_job[j] and records.get(j, {}).get("status") != "CLAIMED"
+                and not (j not in records and v["key"] in claims)]
+    strangers = [n["job_id"] for n in seen if versioned and n["job_id"] not in jobs]  # a job of no upload
+    claimed = sum(expected.values()) - len(per_job) - sum(_missing(expected, seen, records, claims).values())
     schema_errors = []
     for note in seen:
         errors = sorted(validator.iter_errors(note), key=lambda e: e.path)
@@ -409,11 +418,14 @@ def run_fuzz(uploads: int = 40, seed: int = 1, speed: float = 60.0, max_in_fligh
             schema_errors.append({"job_id": note["job_id"], "error": errors[0].message[:200]})
     tasks_noted = {n["provider"]["task_id"] for n in seen if n["provider"]["task_id"]}
     invalid_paid = []
+    changed_keys = {a["key"] for a in plan if a["op"] == "delete"} | {
+        k for k, n in Counter(a["key"] for a in plan if a["op"] == "put").items() if n > 1}
     succeeded_ids = {n["job_id"] for n in seen if n["status"] == "SUCCEEDED"}
     for note in seen:
         if note["status"] != "SUCCEEDED":
             continue
-        version = jobs.get(note["job_id"], {})
+        source = note["source"]
+        version = by_source.get((source["key"], source.get("version_id") or source.get("etag")), {})
         reasons = []
         if not _valid_request(note["request"]):
             reasons.append("request")
@@ -422,29 +434,57 @@ def run_fuzz(uploads: int = 40, seed: int = 1, speed: float = 60.0, max_in_fligh
         if note.get("reused_from"):  # the same content's video, made (and paid) once by another job
             if note["reused_from"] not in succeeded_ids:
                 reasons.append("reused from a job that did not succeed")
-        elif image_bytes.get(note["provider"]["task_id"]) not in images.valid_digests:
+        elif (versioned or note["request"].get("image_key") not in changed_keys) and \
+                image_bytes.get(note["provider"]["task_id"]) not in images.valid_digests:
             reasons.append("image bytes")
         if version.get("kind") == "image" and version.get("valid_image") is False:
             reasons.append("generated invalid")
         if reasons:
             invalid_paid.append({"key": note["source"]["key"], "why": reasons,
                                  "image_url": submitted.get(note["provider"]["task_id"])})
+    refused_valid = []
+    for note in seen:
+        source = note["source"]
+        put = by_source.get((source["key"], source.get("version_id") or source.get("etag")), {})
+        code = (note["error"] or {}).get("code", "")
+        if put.get("kind") == "image" and put.get("valid_image") and code in IMAGE_CODES:
+            refused_valid.append({"key": source["key"], "code": code, "message": note["error"]["message"][:200]})
     stuck = [{"key": (r.get("source") or {}).get("key"), "status": r.get("status")} for r in records.values()
              if r.get("status") not in TERMINAL]
     return FuzzReport(
         seed=seed, uploads=len(versions), deletes=deletes, overwrites=overwrites, puts_refused_by_s3=refused,
-        job_uploads=len(jobs), notifications=len(seen),
+        job_uploads=sum(expected.values()), notifications=len(seen),
         succeeded=sum(1 for n in seen if n["status"] == "SUCCEEDED"), failed=sum(codes.values()), claimed=claimed,
         failure_codes=dict(sorted(codes.items())), jobs_without_outcome=without,
-        jobs_with_several_notifications=[j for j, n in per_job.items() if n > 1], schema_errors=schema_errors,
+        jobs_with_several_notifications=[j for j, n in per_job.items() if n > 1] + strangers,
+        schema_errors=schema_errors,
         undocumented_codes=sorted(set(codes) - {str(code) for code in DOCUMENTED_CODES}),
         provider_submissions=stats["submit_requests"], provider_tasks_created=stats["tasks_created"],
         provider_refusals=stats["submit_requests"] - stats["tasks_created"] - stats["rate_limited"],
         tasks_without_notification=len({s["task_id"] for s in stats["submissions"]} - tasks_noted),
-        invalid_input_paid=invalid_paid, urls_not_serving=urls_not_serving, stuck_jobs=stuck,
+        invalid_input_paid=invalid_paid, valid_images_refused=refused_valid, urls_not_serving=urls_not_serving, stuck_jobs=stuck,
         dlq_depth=depths["dlq"], queue_depth=depths["queue"], duplicate_deliveries=duplicated,
         wall_seconds=round(time.monotonic() - started, 1),
     ).check()
+
+
+def _missing(expected: Counter[str], notes: list[dict[str, Any]], records: dict[str, dict[str, Any]],
+             claims: set[str]) -> dict[str, int]:
+    """Job keys with fewer outcomes than uploads: an outcome is a job's notification, or its record CLAIMED
+    (an image a job file names); an image named before it arrived gets no record at all (its key is claimed)."""
+    outcomes: dict[str, set[str]] = {}
+    for note in notes:
+        outcomes.setdefault(note["source"]["key"], set()).add(note["job_id"])
+    for job_id, record in records.items():
+        if record.get("status") == "CLAIMED":
+            outcomes.setdefault(str((record.get("source") or {}).get("key")), set()).add(job_id)
+    gaps = {key: n - len(outcomes.get(key, ())) for key, n in expected.items()}
+    return {key: gap for key, gap in gaps.items() if gap > 0 and key not in claims}
+
+
+def rewritten_outputs(notes: list[dict[str, Any]]) -> set[str]:
+    """Output keys more than one job wrote (without versions, the name serves the last)."""
+    return {k for k, n in Counter(n["output"]["key"] for n in notes if n["output"]).items() if n > 1}
 
 
 def _claimed_keys(cloud: Any) -> set[str]:
@@ -481,8 +521,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--speed", type=float, default=60.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--unversioned", action="store_true", help="a bucket without versioning")
     args = parser.parse_args(argv)
-    report = run_fuzz(uploads=args.uploads, seed=args.seed, speed=args.speed)
+    report = run_fuzz(uploads=args.uploads, seed=args.seed, speed=args.speed, versioned=not args.unversioned)
     if args.json:
         print(json.dumps(asdict(report), indent=2, ensure_ascii=False))
     else:

@@ -25,7 +25,7 @@ EXPECTED_FAILURE_CODES = {"TASK_FAILED", "VIDEO_NOT_FOUND", "VIDEO_DOWNLOAD_FAIL
 FULL = {"uploads": 300, "duplicate_delivery": 1.0, "p_submit_429": 0.2, "p_submit_5xx": 0.1, "p_result_5xx": 0.1,
         "p_task_failed": 0.05, "p_video_404": 0.05, "max_in_flight": 10}
 BURST = {"uploads": 60, "max_in_flight": 3}  # 20x the cap
-FUZZ = {"uploads": 300, "seed": 1}  # generated uploads, good and hostile (i2v_local.fuzz)
+FUZZ = {"uploads": 300, "seed": 1, "unversioned_uploads": 150}  # generated uploads, good and hostile (i2v_local.fuzz)
 
 
 @dataclass
@@ -230,14 +230,18 @@ def _fuzz(args: argparse.Namespace, progress) -> bool:
     """Generated uploads, good and hostile, with overwrites and deletes (i2v_local.fuzz)."""
     from i2v_local.fuzz import print_report, run_fuzz
 
-    fuzz = run_fuzz(uploads=args.fuzz, seed=FUZZ["seed"], speed=args.speed, progress=progress)
-    print(file=sys.stderr)
-    if args.json:
-        print(json.dumps(asdict(fuzz), indent=2, ensure_ascii=False))
-    else:
-        print(f"\nfuzz: {fuzz.uploads} generated uploads (seed {fuzz.seed})")
-        print_report(fuzz)
-    return fuzz.passed
+    passed = True
+    for uploads, versioned in ((args.fuzz, True), (FUZZ["unversioned_uploads"], False)):
+        fuzz = run_fuzz(uploads=uploads, seed=FUZZ["seed"], speed=args.speed, versioned=versioned, progress=progress)
+        print(file=sys.stderr)
+        if args.json:
+            print(json.dumps(asdict(fuzz), indent=2, ensure_ascii=False))
+        else:
+            print(f"\nfuzz: {fuzz.uploads} generated uploads (seed {fuzz.seed}), "
+                  f"{'a versioned bucket' if versioned else 'a bucket without versioning'}")
+            print_report(fuzz)
+        passed = passed and fuzz.passed
+    return passed
 
 
 if __name__ == "__main__":

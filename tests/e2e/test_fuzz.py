@@ -21,7 +21,7 @@ def test_generated_uploads_each_end_in_one_notification_and_nothing_invalid_is_p
     assert report.jobs_with_several_notifications == []
     assert report.schema_errors == [] and report.undocumented_codes == []
     assert report.provider_refusals == 0 and report.tasks_without_notification == 0
-    assert report.invalid_input_paid == []
+    assert report.invalid_input_paid == [] and report.valid_images_refused == []
     assert report.urls_not_serving == []
     assert report.stuck_jobs == [] and report.dlq_depth == 0
     assert report.job_uploads >= 20 and report.succeeded > 0 and report.failed > 0 and report.overwrites > 0
