@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -113,3 +114,17 @@ def test_the_indexed_backlog_answers_like_a_sorted_scan(seed):
             answer = [(w.job_id, w.lane.value, w.order, w.status.value) for w in queue.head(limit)]
             assert answer == _sorted_head(jobs, limit)
             assert meter.counts["dynamodb.Query"] - before == len(LANES)  # one query per lane, as before
+
+
+def test_make_bench_quick_only_backlog_writes_its_results_plot_and_text(tmp_path, capsys):
+    from i2v_bench.__main__ import main
+
+    assert main(["--quick", "--only", "backlog", "--out", str(tmp_path)]) == 0
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert {(r["design"], r["uploads"], r["modelled"]) for r in written["backlog"]} == {
+        ("defer", 100, False), ("parked", 100, False), ("defer", 1000, True), ("parked", 1000, False)}
+    assert all(not k.startswith("_") for r in written["backlog"] for k in r)
+    assert (tmp_path / "backlog.png").stat().st_size > 10_000
+    text = (tmp_path / "README-performance.md").read_text()
+    assert "### Backlog" in text and "*modelled*" in text
+    assert "BACKLOG" in capsys.readouterr().out
