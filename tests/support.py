@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -35,16 +38,39 @@ def video_info(path: Path) -> dict:
                 "height": stream.height, "frames": frames, "duration": duration}
 
 
+@functools.cache
+def template_roles() -> Any:
+    """The pipeline's roles as `cdk synth` builds them (i2v_local.iam.RolePolicies): synthesized once per
+    test run, bundling skipped (no Docker, no network; tens of seconds)."""
+    from i2v_local.iam import RolePolicies
+
+    sys.path.insert(0, str(ROOT / "tests" / "infra"))
+    from infra_synth import synthesize
+
+    with tempfile.TemporaryDirectory(prefix="i2v-roles-") as out:
+        synth = synthesize(Path(out))
+        return RolePolicies.from_synthesized(synth.stack, synth.cfn)
+
+
 class Pipeline:
-    """The simulator plus the embedded cloud, for tests that drive uploads through the real pipeline."""
+    """The simulator plus the embedded cloud, for tests that drive uploads through the real pipeline.
+
+    IAM is on unless ``iam=False``: each function calls AWS as a role holding exactly its statements in
+    the synthesized template (i2v_local.iam), and leaving the block fails the test if moto refused any
+    call of a function (a missing permission), even one the pipeline shrugged off. A test that means to
+    be refused passes ``expect_denied=True`` and reads ``denied``.
+    """
 
     def __init__(self, sim_knobs: dict | None = None, cloud_knobs: dict | None = None, speed: float = 40.0,
-                 api_key: str = "test-key") -> None:
+                 api_key: str = "test-key", *, iam: bool = True, expect_denied: bool = False) -> None:
         self.sim_knobs = {"seed": 7, **(sim_knobs or {})}
         self.cloud_knobs = cloud_knobs or {}
         self.speed = speed
         self.api_key = api_key
+        self.iam = iam
+        self.expect_denied = expect_denied
         self.notifications: list[dict] = []
+        self.denied: list[Any] = []
 
     def __enter__(self) -> Pipeline:
         import os
@@ -55,22 +81,34 @@ class Pipeline:
 
         self._old_key = os.environ.get("HIGHWAY_API_KEY")
         os.environ["HIGHWAY_API_KEY"] = self.api_key
+        knobs = dict(self.cloud_knobs)
+        if self.iam:
+            knobs.setdefault("iam_policies", template_roles())
         self.sim = SimulatorServer(SimConfig(speed=self.speed, **self.sim_knobs), host="127.0.0.1", port=0).start()
-        self.cloud = LocalCloud(CloudConfig(provider_url=self.sim.url, time_scale=self.speed, **self.cloud_knobs))
+        self.cloud = LocalCloud(CloudConfig(provider_url=self.sim.url, time_scale=self.speed, **knobs))
         self.cloud.start()
         self.s3 = self.cloud.client("s3")
         self.bucket = self.cloud.config.bucket
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc_value, _tb) -> None:
         import os
 
+        self.denied = self.cloud.iam.denied if self.cloud.iam else []
         self.cloud.stop()
         self.sim.stop()
         if self._old_key is None:
             os.environ.pop("HIGHWAY_API_KEY", None)
         else:
             os.environ["HIGHWAY_API_KEY"] = self._old_key
+        if self.denied and not self.expect_denied:
+            from i2v_local.iam import denied_summary
+
+            message = ("moto refused calls the pipeline's roles do not allow (a missing permission in "
+                       "infra/i2v_infra, or a call the function should not make):\n" + denied_summary(self.denied))
+            if exc_value is None:
+                raise AssertionError(message)
+            exc_value.add_note(message)  # the test failed anyway: say why it may have
 
     def put(self, key: str, body: bytes, metadata: dict | None = None) -> dict:
         return self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, Metadata=metadata or {})

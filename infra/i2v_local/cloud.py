@@ -29,6 +29,7 @@ from i2v import runtime
 from i2v.contracts.prices import price_table, to_json
 from i2v_infra.resources import FUNCTIONS, LOCAL_BUCKET, Environment
 from i2v_local.event_sources import QueuePoller, Schedule
+from i2v_local.iam import LocalIam, LocalNames, RolePolicies
 from i2v_local.lambda_runner import InProcessLambdas
 from i2v_local.log_sink import LogSink
 from i2v_local.moto_patches import patch_s3_events
@@ -54,6 +55,9 @@ class CloudConfig:
     log_path: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
+    # The functions' roles as synthesized (i2v_local.iam.RolePolicies): each function then calls AWS as a
+    # role holding exactly its template statements, and moto refuses anything else. None: no IAM checks.
+    iam_policies: RolePolicies | None = None
     port: int = 0  # 0: any free port
     function_timeouts: dict[str, float] = field(default_factory=dict)  # e.g. {"dispatch": 3.0}
     versioned: bool = True  # False: a bucket without versioning (jobs pin the ETag instead)
@@ -81,6 +85,7 @@ class LocalCloud:
         self.endpoint = ""
         self.resources: Provisioned | None = None
         self.uploads_poller: QueuePoller | None = None
+        self.iam: LocalIam | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def __enter__(self) -> LocalCloud:
@@ -111,6 +116,8 @@ class LocalCloud:
                                    versioned=cfg.versioned, event_bus=cfg.event_bus)
         self._set_env(self.environment())
         os.environ.pop(c.ENV_API_KEY_SECRET, None)
+        if cfg.iam_policies is not None:
+            self._start_iam(cfg.iam_policies)
         self._logs.open()
         runtime.reset()
         self._start_event_sources()
@@ -131,6 +138,22 @@ class LocalCloud:
             else:
                 os.environ[name] = value
         runtime.reset()
+
+    def _start_iam(self, roles: RolePolicies) -> None:
+        """One role per function with its template statements, enforced from here on (i2v_local.iam). The
+        API key moves into a secret, as in AWS, so dispatch and status read it with their roles."""
+        made, cfg = self.resources, self.config
+        assert made is not None
+        self.iam = LocalIam(roles)
+        key = os.environ.get(c.ENV_API_KEY, "").strip()
+        secret = self.iam.create_secret(self.client, key or "no-key-set")
+        self.iam.start(self.client, LocalNames(
+            tables=made.tables, queue_arns=made.queue_arns, bucket=made.bucket, topic_arn=made.topic_arn,
+            state_machine_arn=made.state_machine_arn, secret_arn=secret, uploads_prefix=cfg.uploads_prefix,
+            outputs_prefix=cfg.outputs_prefix, event_bus=made.event_bus))
+        self._undo.append(self.iam.stop)
+        if key:
+            self._set_env({c.ENV_API_KEY_SECRET: secret})
 
     def _set_env(self, values: dict[str, str]) -> None:
         for name, value in values.items():

@@ -3,6 +3,9 @@
 moto calls ``LambdaFunction._invoke_lambda(event)`` for every path (Step Functions tasks,
 direct invokes, event sources); replacing it runs our real handler and returns what a Lambda
 would: the JSON payload, whether it errored, and the log text.
+
+``RUNNING`` names the function whose handler runs in the current thread (None outside handlers): the
+local cloud's IAM mode (i2v_local.iam) signs each AWS call with that function's role.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+
+RUNNING: ContextVar[str | None] = ContextVar("i2v_local_running_function", default=None)
 
 
 class LambdaCrash(BaseException):
@@ -81,6 +87,7 @@ class InProcessLambdas:
             self.invocations[function_name] = self.invocations.get(function_name, 0) + 1
         handler = load_handler(self.handlers[function_name])
         context = FakeContext(function_name, self.timeouts.get(function_name, 300.0))
+        running = RUNNING.set(function_name)
         try:
             result = handler(event, context)
             return json.dumps(result), False, ""
@@ -94,6 +101,8 @@ class InProcessLambdas:
             payload = {"errorType": type(exc).__name__, "errorMessage": str(exc),
                        "stackTrace": traceback.format_tb(exc.__traceback__)[-3:]}
             return json.dumps(payload), True, ""
+        finally:
+            RUNNING.reset(running)
 
     def patch_moto(self) -> Callable[[], None]:
         """Route moto's Lambda invocations here; returns the function that undoes it."""
