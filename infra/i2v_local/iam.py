@@ -570,17 +570,21 @@ def _presigned_headers(response: Any) -> dict[str, str]:
 
 
 def _missing_key(response: Any, resource: str) -> bool:
-    from moto.s3.models import s3_backends
+    """No such object for this GET/HEAD: no version of the key, its latest a delete marker, or not the
+    version asked for."""
+    from moto.s3.models import FakeDeleteMarker, s3_backends
 
     bucket, _, key = resource.partition(":::")[2].partition("/")
     if not key:
         return False
     backend = s3_backends[response.current_account][PARTITION]
-    try:
-        found = backend.buckets[bucket].keys.getlist(unquote(key), [])
-    except KeyError:
+    if bucket not in backend.buckets:
         return False
-    return not found
+    versions = backend.buckets[bucket].keys.getlist(key, []) or []
+    version_id = (response.querystring.get("versionId") or [None])[0]
+    if version_id:
+        return not any(str(v.version_id) == version_id for v in versions)
+    return not versions or isinstance(versions[-1], FakeDeleteMarker)
 
 
 def _s3_checks(response: Any, action: str, resource: str) -> list[tuple[str, str]]:
