@@ -286,6 +286,8 @@ class FuzzReport:
     valid_images_refused: list  # image jobs whose bytes were generated valid, failed for their bytes
     urls_not_serving: list
     stuck_jobs: list
+    iam_enforced: bool  # each function called AWS as its synthesized role
+    iam_denied: list  # calls a function's role was refused (with iam_policies)
     dlq_depth: int
     queue_depth: int
     duplicate_deliveries: int
@@ -295,7 +297,7 @@ class FuzzReport:
 
     def check(self) -> FuzzReport:
         for name in ("jobs_without_outcome", "jobs_with_several_notifications", "schema_errors", "undocumented_codes",
-                     "invalid_input_paid", "valid_images_refused", "urls_not_serving", "stuck_jobs"):
+                     "invalid_input_paid", "valid_images_refused", "urls_not_serving", "stuck_jobs", "iam_denied"):
             if getattr(self, name):
                 self.problems.append(f"{name}: {getattr(self, name)[:5]}")
         for name in ("provider_refusals", "tasks_without_notification", "dlq_depth"):
@@ -321,10 +323,12 @@ def _plain_key(key: str) -> bool:
 
 
 def run_fuzz(uploads: int = 40, seed: int = 1, speed: float = 60.0, max_in_flight: int = 10,
-             duplicate_delivery: float = 0.3, versioned: bool = True, timeout: float = 600.0,
-             progress: Any = None) -> FuzzReport:
+             duplicate_delivery: float = 0.3, versioned: bool = True, iam_policies: Any = None,
+             timeout: float = 600.0, progress: Any = None) -> FuzzReport:
     """``versioned=False``: a bucket without versioning (jobs pin the ETag; a URL serves whatever its key
-    holds by then, so URLs and submitted images are checked only for keys never replaced or deleted)."""
+    holds by then, so URLs and submitted images are checked only for keys never replaced or deleted).
+    ``iam_policies`` (i2v_local.iam.RolePolicies, from a synthesized template): each function calls AWS as
+    its role, and every call a role was refused is a problem of the run."""
     import requests
     from jsonschema import Draft202012Validator, FormatChecker
 
@@ -338,7 +342,7 @@ def run_fuzz(uploads: int = 40, seed: int = 1, speed: float = 60.0, max_in_fligh
     with tempfile.TemporaryDirectory() as out, LocalRun(RunOptions(
             out_dir=Path(out), speed=speed, max_in_flight=max_in_flight, sim_overrides={"seed": seed},
             cloud_overrides={"seed": seed, "duplicate_delivery": duplicate_delivery, "visibility_timeout": 5,
-                             "versioned": versioned})) as run:
+                             "versioned": versioned, **({"iam_policies": iam_policies} if iam_policies else {})})) as run:
         cloud, sim = run.cloud, run.simulator
         assert cloud is not None and sim is not None
         s3, bucket = cloud.client("s3"), cloud.config.bucket
@@ -389,6 +393,8 @@ def run_fuzz(uploads: int = 40, seed: int = 1, speed: float = 60.0, max_in_fligh
         stats = sim.stats()
         duplicated = cloud.duplicated
         claims = _claimed_keys(cloud)
+        denied = _denied(cloud)
+        enforced = getattr(cloud, "iam", None) is not None
         urls_not_serving = []
         for note in seen:
             if note["output"]:
@@ -463,7 +469,7 @@ def run_fuzz(uploads: int = 40, seed: int = 1, speed: float = 60.0, max_in_fligh
         provider_refusals=stats["submit_requests"] - stats["tasks_created"] - stats["rate_limited"],
         tasks_without_notification=len({s["task_id"] for s in stats["submissions"]} - tasks_noted),
         invalid_input_paid=invalid_paid, valid_images_refused=refused_valid, urls_not_serving=urls_not_serving, stuck_jobs=stuck,
-        dlq_depth=depths["dlq"], queue_depth=depths["queue"], duplicate_deliveries=duplicated,
+        iam_enforced=enforced, iam_denied=denied, dlq_depth=depths["dlq"], queue_depth=depths["queue"], duplicate_deliveries=duplicated,
         wall_seconds=round(time.monotonic() - started, 1),
     ).check()
 
@@ -485,6 +491,14 @@ def _missing(expected: Counter[str], notes: list[dict[str, Any]], records: dict[
 def rewritten_outputs(notes: list[dict[str, Any]]) -> set[str]:
     """Output keys more than one job wrote (without versions, the name serves the last)."""
     return {k for k, n in Counter(n["output"]["key"] for n in notes if n["output"]).items() if n > 1}
+
+
+def _denied(cloud: Any) -> list[str]:
+    if getattr(cloud, "iam", None) is None or not cloud.iam.denied:
+        return []
+    from i2v_local.iam import denied_summary
+
+    return denied_summary(cloud.iam.denied).splitlines()
 
 
 def _claimed_keys(cloud: Any) -> set[str]:

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import pytest
 
+from support import template_roles
+
 pytestmark = pytest.mark.e2e
 
 
 def test_generated_uploads_each_end_in_one_notification_and_nothing_invalid_is_paid_for():
     from i2v_local.fuzz import run_fuzz
 
-    report = run_fuzz(uploads=45, seed=3, speed=60, timeout=240)
+    report = run_fuzz(uploads=45, seed=3, speed=60, timeout=240, iam_policies=template_roles())  # roles enforced
     print(f"\nfuzz: {report.uploads} uploads, {report.job_uploads} jobs, {report.deletes} deletes, "
           f"{report.overwrites} overwrites, {report.succeeded} succeeded, {report.failed} failed "
           f"{report.failure_codes}, {report.claimed} claimed, {report.provider_tasks_created} paid")
@@ -24,5 +26,6 @@ def test_generated_uploads_each_end_in_one_notification_and_nothing_invalid_is_p
     assert report.invalid_input_paid == [] and report.valid_images_refused == []
     assert report.urls_not_serving == []
     assert report.stuck_jobs == [] and report.dlq_depth == 0
+    assert report.iam_enforced and report.iam_denied == []
     assert report.job_uploads >= 20 and report.succeeded > 0 and report.failed > 0 and report.overwrites > 0
     assert report.passed, report.problems
