@@ -393,7 +393,10 @@ class Dispatcher:
     def _url(self, key: str, pin: Pin | None) -> str:
         """A presigned URL of exactly the version that was validated (checked again where S3 keeps no versions)."""
         if pin is not None and not pin.version_id and pin.etag:
-            self.d.bucket.head(key, pin)  # raises ObjectChanged if the bytes were replaced since validation
+            # raises ObjectChanged if the bytes were replaced since validation; None: deleted since
+            if self.d.bucket.head(key, pin) is None:
+                raise ObjectChanged(f"{key} was deleted after this job's upload; expected the image it was made "
+                                    "for (upload it again)")
         return self.d.bucket.presign_get(key, self.s.image_url_ttl, pin.version_id if pin else None)
 
     def _request(self, job: Job) -> SubmitRequest:

@@ -537,8 +537,6 @@ def test_any_metadata_on_an_image_ends_in_one_outcome(meta, image, defaults, not
                     finish_order_seed=1), notification_validator)
 
 
-@pytest.mark.xfail(strict=True, reason="steps/dispatch.py _url: a HEAD with the job's ETag that finds no object "
-                                       "answers None and the job is submitted anyway; it should raise ObjectChanged")
 def test_an_image_deleted_while_its_job_waits_in_a_bucket_without_versions_never_reaches_the_provider(
         notification_validator):
     p = Pipeline(World(puts=[], versioned=False, grace=0, interleave=True, duplicates=[], event_order=[],
