@@ -105,7 +105,7 @@ def take(upload: Upload, deps: IntakeDeps) -> Outcome:
         found = KeyDecision(None, f"an image, and the stack's trigger is {c.TRIGGER_JOB_FILES!r}: only job and "
                                   "batch files start jobs")
     if not isinstance(found, Job):
-        logger.info("skipping object that is not a job", extra={"key": upload.key[:300], "why": found.reason})
+        logger.info("skipping object that is not a job", extra={"key": _shown_key(upload.key), "why": found.reason})
         metrics.add_metric(name=c.METRIC_SKIPPED, unit="Count", value=1)
         return Outcome.SKIPPED
     job = found
@@ -151,7 +151,7 @@ def take_job(job: Job, redrive: int, deps: IntakeDeps, *, rebuilding: bool = Fal
         if deps.is_transient(exc):
             raise  # the queue delivers the event again
         logger.exception("unexpected error while building the job; it fails with INTERNAL_ERROR",
-                         extra={"key": job.source.key[:300]})
+                         extra={"key": _shown_key(job.source.key)})
         detail = ErrorDetail(code=ErrorCode.INTERNAL_ERROR, stage=Stage.VALIDATE, retryable=True,
                              message=f"building the job from {job.source.key[:300]!r} failed unexpectedly "
                                      f"({type(exc).__name__}: {str(exc)[:300]}); an operator can retry it "
@@ -207,7 +207,7 @@ def claim_inputs(job: Job, redrive: int, deps: IntakeDeps, row: dict[str, Any] |
         for image_job in deps.claims.pending(key):
             if deps.backlog.withdraw(image_job):
                 logger.info("an image the job file names was waiting as a job of its own: withdrawn",
-                            extra={"image_job_id": image_job, "key": key[:300]})
+                            extra={"image_job_id": image_job, "key": _shown_key(key)})
 
 
 def _named_by_job_file(upload: Upload, claimant: dict[str, Any], deps: IntakeDeps) -> Outcome:
@@ -215,7 +215,7 @@ def _named_by_job_file(upload: Upload, claimant: dict[str, Any], deps: IntakeDep
     again now."""
     job = Job.from_dict(claimant["job"])
     logger.info("image named by a job file: not a job of its own",
-                extra={"key": upload.key[:300], "job_file_job_id": job.job_id})
+                extra={"key": _shown_key(upload.key), "job_file_job_id": job.job_id})
     record = deps.jobs.get(job.job_id)
     if record is not None and record.get("status") == JobStatus.HELD:
         bind_job(job.job_id)
@@ -241,6 +241,11 @@ def _record(job: Job, redrive: int, clock: Clock) -> dict[str, Any]:
     return {"source": job.source.to_dict(), "kind": job.kind.value, "video_key": job.video_key,
             "manifest_key": job.manifest_key, "uploaded_at": job.uploaded_at, "updated_at": iso(clock()),
             "redrive": redrive, "timings": dict(job.timings), "batch": job.batch.to_dict() if job.batch else None}
+
+
+def _shown_key(key: str) -> str:
+    """A key for a log line: bounded, and valid UTF-8 whatever the event held (a lone surrogate)."""
+    return key[:300].encode("utf-8", "replace").decode("utf-8")
 
 
 def _no_none(fields: dict[str, Any]) -> dict[str, Any]:
