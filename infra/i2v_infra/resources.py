@@ -124,6 +124,7 @@ LOCAL_BUCKET = "i2v-local"
 OUTPUT_JOBS_TABLE = "JobsTableName"
 OUTPUT_QUEUE_URL = "QueueUrl"
 OUTPUT_DLQ_URL = "DeadLetterQueueUrl"
+OUTPUT_CONTROL_TABLE = "ControlTableName"  # `i2v jobs spend`: the spend items (spend#day#..., spend#month#...)
 
 
 @dataclass(frozen=True)

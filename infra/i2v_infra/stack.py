@@ -30,6 +30,7 @@ from i2v_infra.constructs.tables import Tables
 from i2v_infra.constructs.workflow import Workflow
 from i2v_infra.resources import (
     FUNCTIONS,
+    OUTPUT_CONTROL_TABLE,
     OUTPUT_DLQ_URL,
     OUTPUT_JOBS_TABLE,
     OUTPUT_QUEUE_URL,
@@ -111,6 +112,7 @@ class PipelineStack(cdk.Stack):
             OUTPUT_QUEUE_URL: (queue.queue.queue_url, "Upload events waiting for the intake function"),
             OUTPUT_DLQ_URL: (queue.dead_letters.queue_url, "Upload events that failed intake 5 times"),
             OUTPUT_JOBS_TABLE: (tables.jobs.table_name, "One record per job; waiting jobs form the backlog"),
+            OUTPUT_CONTROL_TABLE: (tables.control.table_name, "Leases, claims, content records and spend so far"),
             "ApiKeySecretName": (api_key.secret_name,
                                  "Secrets Manager secret holding the HighwayAPI key (its name only)"),
             "DashboardName": (monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),

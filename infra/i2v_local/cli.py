@@ -1,7 +1,7 @@
 """The `i2v` command line: `i2v demo`, `i2v local IMAGE...`, and operator commands.
 
 Progress goes to stderr; with --json, stdout carries one notification per line and nothing else.
-Exit codes: 0 every job succeeded, 1 any job failed, 2 usage error.
+Exit codes: 0 every job succeeded, 1 any job failed (or waits for `--budget-daily`), 2 usage error.
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ def _provider_problems(given: str | None) -> tuple[str | None, list[str]]:
 
 
 def _run(paths: list[Path], params: dict, end_image: Path | None, provider_url: str | None, out: Path,
-         as_json: bool, speed: float | None, full_size: bool, max_in_flight: int, demo: bool = False) -> int:
+         as_json: bool, speed: float | None, full_size: bool, max_in_flight: int, demo: bool = False,
+         cloud: dict | None = None) -> int:
     """Check everything, then start the embedded cloud, upload, follow the jobs and collect the outputs."""
     from i2v_local.checks import flag_problems
     from i2v_local.uploads import UsageError, output_clashes, plan
@@ -113,7 +114,7 @@ def _run(paths: list[Path], params: dict, end_image: Path | None, provider_url: 
     from i2v_local.runner import LocalRun, RunOptions
 
     options = RunOptions(out_dir=out, provider_url=provider_url, speed=speed,
-                         full_size=full_size, max_in_flight=max_in_flight)
+                         full_size=full_size, max_in_flight=max_in_flight, cloud_overrides=dict(cloud or {}))
     simulated = not provider_url
 
     def emit(note: dict) -> None:
@@ -135,23 +136,29 @@ def _run(paths: list[Path], params: dict, end_image: Path | None, provider_url: 
         stderr.print()
         run.copy_inputs(uploads)
         jobs_file = run.export_jobs()
-    failed = [v for v in views.values() if v.notification["status"] == "FAILED"]  # a batch summary: COMPLETED
+    ended = {k: v for k, v in views.items() if v.notification is not None}
+    held = [v for v in views.values() if v.notification is None]  # waiting for the --budget-daily
+    failed = [v for v in ended.values() if v.notification["status"] == "FAILED"]  # a batch summary: COMPLETED
     label = f"video ({SIMULATED})" if simulated else "video"
-    for view in views.values():
+    for view in ended.values():
         if view.video_path:
             stderr.print(f"[green]{label}[/]  {escape(str(view.video_path))}")
         stderr.print(f"[cyan]notification[/]  {escape(str(view.manifest_path))}")
+    if held:
+        stderr.print(f"[yellow]{len(held)} job(s) wait for the daily budget[/] (`--budget-daily`): in a deployed "
+                     "stack they start the next UTC day, or at once when the budget is raised; "
+                     f"`i2v jobs spend --local {escape(str(out))}` shows the spend")
     from i2v_local.demo_page import write_page
 
     inputs = {u.key: out / ".i2v" / "inputs" / u.key for u in uploads}  # run.copy_inputs put them there
-    page = write_page(out, list(views.values()), inputs, simulated=simulated, provider=provider_url,
+    page = write_page(out, list(ended.values()), inputs, simulated=simulated, provider=provider_url,
                       title="i2v demo" if demo else "i2v local")
     stderr.print(f"[bold]open[/] {escape(str(page))}  [dim](every job of the run: inputs, videos, notifications)[/]")
     if demo and not as_json:
-        for view in views.values():
+        for view in ended.values():
             stderr.print_json(json.dumps(view.notification))
     stderr.print(f"[dim]job records: {escape(str(jobs_file))} (`i2v jobs list --local {escape(str(out))}`)[/]")
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_FAILED if failed or held else EXIT_OK
 
 
 @app.command()
@@ -199,14 +206,27 @@ def local(images: list[Path] = typer.Argument(..., help="JPEG/PNG images, .json 
                                                 "1 with --provider-url)."),
           full_size: bool = typer.Option(False, "--full-size", help="Simulator renders full 720p/1080p "
                                                                     "(default: a 480 px preview)."),
-          max_in_flight: int = typer.Option(c.DEFAULT_MAX_IN_FLIGHT, help="Cap on tasks in flight at the provider.")):
+          max_in_flight: int = typer.Option(c.DEFAULT_MAX_IN_FLIGHT, help="Cap on tasks in flight at the provider."),
+          budget_daily: float | None = typer.Option(None, "--budget-daily", help="Spend budget in dollars for the "
+                                                      "run's UTC day (the stack's budgetDailyUsd): a job that would "
+                                                      "pass it waits."),
+          no_reuse: bool = typer.Option(False, "--no-reuse", help="A fresh video for every job, even when the same "
+                                                                  "image and request made one already (reuse: false).")):
     """Run the pipeline locally on the given images (parameters apply to each image)."""
     from i2v_local.checks import canonical_mode
 
     params = {"prompt": prompt, "negative_prompt": negative_prompt, "mode": canonical_mode(mode),
               "duration": duration, "guidance_scale": guidance_scale}
     params = {k: v for k, v in params.items() if v is not None}
-    raise typer.Exit(_run(images, params, end_image, provider_url, out, as_json, speed, full_size, max_in_flight))
+    cloud: dict = {}
+    if budget_daily is not None:
+        if not budget_daily >= 0:
+            _usage(f"`--budget-daily {budget_daily:g}`: expected dollars, 0 or more, e.g. `--budget-daily 5`")
+        cloud["budget_daily_usd"] = budget_daily
+    if no_reuse:
+        cloud["defaults"] = {"reuse": False}  # as the stack's `defaults` knob: job files may still say otherwise
+    raise typer.Exit(_run(images, params, end_image, provider_url, out, as_json, speed, full_size, max_in_flight,
+                          cloud=cloud))
 
 
 # -- operator commands -----------------------------------------------------------------------------
@@ -297,6 +317,25 @@ def jobs_show(job_id: str = typer.Argument(..., help="Job id (a unique prefix is
             value = row[key]
             table.add_row(key, json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value))
     _console(False).print(table)
+
+
+@jobs_app.command("spend")
+def jobs_spend(endpoint_url: str | None = EndpointOpt, stack: str | None = StackOpt,
+               region: str | None = RegionOpt, profile: str | None = ProfileOpt,
+               local_dir: Path | None = LocalOpt, as_json: bool = JsonOpt):
+    """Provider spend so far, as the spend budgets count it: today and this month (UTC)."""
+    from i2v_local.ops import spend_so_far
+
+    if local_dir is not None:
+        spent = _ops_call(lambda: spend_so_far(snapshot_dir=local_dir))
+    else:
+        spent = _ops_call(lambda: spend_so_far(_target(endpoint_url, stack, region, profile)))
+    if as_json:
+        sys.stdout.write(json.dumps(spent) + "\n")
+        return
+    out = _console(False)
+    out.print(f"spend today ({spent['day']}, UTC): ${spent['today_usd']:.2f}")
+    out.print(f"spend this month ({spent['month']}): ${spent['month_usd']:.2f}")
 
 
 @jobs_app.command("retry")

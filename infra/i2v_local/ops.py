@@ -1,4 +1,4 @@
-"""Operator commands against a deployed stack or a running local cloud: jobs and redrive.
+"""Operator commands against a deployed stack or a running local cloud: jobs, spend and redrive.
 
 Resources are found from the CloudFormation stack's outputs (`--stack`), or, with `--endpoint-url`
 and no stack, by the names the embedded local cloud uses. Credentials and region come from the
@@ -23,7 +23,15 @@ from i2v.aws.queue import message_attributes
 from i2v.backlog import LANES
 from i2v.contracts.status import JobStatus, Priority
 from i2v.jobs.keys import execution_name
-from i2v_infra.resources import OUTPUT_DLQ_URL, OUTPUT_JOBS_TABLE, OUTPUT_QUEUE_URL, QUEUES, TABLES
+from i2v.spend import Periods
+from i2v_infra.resources import (
+    OUTPUT_CONTROL_TABLE,
+    OUTPUT_DLQ_URL,
+    OUTPUT_JOBS_TABLE,
+    OUTPUT_QUEUE_URL,
+    QUEUES,
+    TABLES,
+)
 
 LOCAL_CREDENTIALS = ("local", "local")  # any value works for a local cloud; no AWS account is involved
 LOCAL_REGION = "us-east-1"  # the embedded local cloud's region
@@ -76,7 +84,7 @@ class Target:
     def outputs(self) -> dict:
         if self.stack is None and self.endpoint_url:  # the local cloud's names, from the resource description
             sqs = self.client("sqs")
-            return {OUTPUT_JOBS_TABLE: TABLES["jobs"].local_name,
+            return {OUTPUT_JOBS_TABLE: TABLES["jobs"].local_name, OUTPUT_CONTROL_TABLE: TABLES["control"].local_name,
                     OUTPUT_QUEUE_URL: sqs.get_queue_url(QueueName=QUEUES["uploads"].local_name)["QueueUrl"],
                     OUTPUT_DLQ_URL: sqs.get_queue_url(QueueName=QUEUES["uploads_dlq"].local_name)["QueueUrl"]}
         stack = self.stack or "I2VPipeline"
@@ -128,6 +136,53 @@ class JobsSource:
         if len(matches) > 1:
             raise OpsError(f"{len(matches)} jobs start with {job_id!r}; give more of the id")
         return matches[0]
+
+
+SPEND_SNAPSHOT = "spend.json"  # beside jobs.json in an `i2v local` run's .i2v folder: {"day#<date>": usd, ...}
+
+
+def spend_items(ddb, table: str) -> dict[str, float]:
+    """Every spend item of a control table ({"day#2026-12-02": 0.13, "month#2026-12": 0.13}); a local run's
+    snapshot (a small table: one scan)."""
+    items: dict[str, float] = {}
+    kwargs: dict = {"TableName": table, "FilterExpression": "begins_with(#pk, :spend)",
+                    "ExpressionAttributeNames": {"#pk": c.CONTROL_TABLE_KEY},
+                    "ExpressionAttributeValues": {":spend": {"S": "spend#"}}}
+    while True:
+        reply = ddb.scan(**kwargs)
+        for item in reply.get("Items", []):
+            items[item[c.CONTROL_TABLE_KEY]["S"].removeprefix("spend#")] = float(item.get("usd", {}).get("N", "0"))
+        if "LastEvaluatedKey" not in reply:
+            return items
+        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def spend_so_far(target: Target | None = None, snapshot_dir: Path | None = None,
+                 now: float | None = None) -> dict:
+    """Provider spend as the budgets count it (reserved at submission, refunded when the provider created
+    nothing): today's and this month's (UTC) in a stack or a live local cloud, two GetItems of the
+    control table; the periods of the run in an `i2v local` snapshot."""
+    if snapshot_dir is not None:
+        path = snapshot_dir / ".i2v" / SPEND_SNAPSHOT
+        if not path.is_file():
+            raise OpsError(f"no spend records at {path}; expected the --out folder of an `i2v local` run")
+        items = {k: float(v) for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
+        days = sorted(k.removeprefix("day#") for k in items if k.startswith("day#"))
+        day = days[-1] if days else Periods.at(now if now is not None else time.time()).day
+        month = day[:7]
+        return {"day": day, "month": month, "today_usd": round(items.get(f"day#{day}", 0.0), 6),
+                "month_usd": round(items.get(f"month#{month}", 0.0), 6)}
+    assert target is not None
+    periods = Periods.at(now if now is not None else time.time())
+    table, ddb = target.outputs().get(OUTPUT_CONTROL_TABLE), target.client("dynamodb")
+    if not table:
+        raise OpsError("the stack has no ControlTableName output (deployed before `i2v jobs spend` existed); "
+                       "deploy it again")
+    out = {"day": periods.day, "month": periods.month}
+    for field, key in (("today_usd", f"spend#day#{periods.day}"), ("month_usd", f"spend#month#{periods.month}")):
+        item = ddb.get_item(TableName=table, Key={c.CONTROL_TABLE_KEY: {"S": key}}, ConsistentRead=True).get("Item")
+        out[field] = round(float((item or {}).get("usd", {}).get("N", "0")), 6)
+    return out
 
 
 def retry(target: Target, job_id: str) -> dict:

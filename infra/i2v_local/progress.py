@@ -11,8 +11,9 @@ from rich.table import Table
 
 from i2v_local.runner import JobView
 
-STYLES = {"uploading": "dim", "queued": "yellow", "submitted": "cyan", "generating": "blue", "storing": "magenta",
-          "done": "bold green", "failing": "red", "failed": "bold red"}
+STYLES = {"uploading": "dim", "checking": "dim", "held": "yellow", "queued": "yellow", "submitting": "cyan",
+          "submitted": "cyan", "generating": "blue", "storing": "magenta", "done": "bold green", "failing": "red",
+          "failed": "bold red", "dead-letter": "bold red", "waits for budget": "bold yellow"}
 
 
 def render(views: dict[str, JobView], started: float) -> Table:
@@ -34,7 +35,7 @@ def render(views: dict[str, JobView], started: float) -> Table:
             else:
                 error = view.notification["error"]
                 detail = f"{error['code']}: {error['message']}"
-        table.add_row(view.key, f"[{STYLES.get(view.phase, '')}]{view.phase}[/]", detail)
+        table.add_row(view.key, f"[{STYLES.get(view.phase, 'none')}]{view.phase}[/]", detail)  # "[]" is no tag
     return table
 
 

@@ -25,6 +25,7 @@ PHASES = {JobStatus.RECEIVED: "checking", JobStatus.HELD: "held", JobStatus.QUEU
           JobStatus.SUBMITTING: "submitting", JobStatus.GENERATING: "generating", JobStatus.STORING: "storing",
           JobStatus.SUCCEEDED: "done", JobStatus.FAILING: "failing", JobStatus.FAILED: "failed",
           JobStatus.DEAD_LETTER: "dead-letter"}
+BUDGET_PHASE = "waits for budget"  # `i2v local --budget-daily`: it would start the next UTC day
 
 
 @dataclass
@@ -107,13 +108,16 @@ class LocalRun:
 
     def follow(self, views: dict[str, JobView], on_change: Callable[[dict[str, JobView]], None],
                on_notification: Callable[[dict], None] | None = None) -> None:
-        """Update the views until every job has its notification (or the run's timeout)."""
+        """Update the views until every job has its notification, or waits for the run's daily budget
+        (phase ``BUDGET_PHASE``: it would start the next UTC day), or the run's timeout."""
         deadline = time.monotonic() + (self.options.timeout or self._default_timeout())
         jobs = JobsTable(self.cloud.tables["jobs"])
+        held_checks = 0
         while any(v.notification is None for v in views.values()):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{sum(v.notification is None for v in views.values())} job(s) sent no "
                                    "notification before the run's timeout")
+            pending: dict[str, dict] = {}
             for item in jobs.scan():
                 key = (item.get("source") or {}).get("key")
                 row = (item.get("batch") or {}).get("row")
@@ -122,6 +126,7 @@ class LocalRun:
                 view = views.get(view_key(key, row))
                 if view is None or view.notification is not None:
                     continue
+                pending[view.key] = item
                 view.manifest_key = item.get("manifest_key", view.manifest_key)
                 status = JobStatus(item.get("status") or JobStatus.RECEIVED)
                 view.phase = PHASES[status]
@@ -144,8 +149,43 @@ class LocalRun:
                 self._collect(view)
                 if on_notification:
                     on_notification(note)
+            waiting = [v for v in views.values() if v.notification is None]
+            held = self._held_by_budget([pending[v.key] for v in waiting if v.key in pending])
+            held_checks = held_checks + 1 if waiting and len(held) == len(waiting) else 0
+            if held_checks >= 3:  # every job left waits for the budget (seen three times over): it will not move
+                for view in waiting:
+                    view.phase = BUDGET_PHASE
+                on_change(views)
+                return
             on_change(views)
             time.sleep(0.25)
+
+    def _held_by_budget(self, items: list[dict]) -> list[dict]:
+        """The jobs that wait for the run's daily budget: queued, told to wait, their price more than is left,
+        and no earlier job of their content to copy (that one costs nothing: it goes on)."""
+        cfg = self.cloud.config
+        if cfg.budget_daily_usd is None or not items:
+            return []
+        from i2v.contracts.prices import price_for, price_table
+        from i2v.spend import Periods
+        from i2v_local.ops import spend_items
+
+        prices = price_table(cfg.prices)
+        ddb, control = self.cloud.client("dynamodb"), self.cloud.tables["control"]
+        spent = spend_items(ddb, control).get(f"day#{Periods.at(time.time()).day}", 0.0)
+        held = []
+        for item in items:
+            origin = ddb.get_item(TableName=control, Key={c.CONTROL_TABLE_KEY: {"S": f"content#{item['content_key']}"}},
+                                  ConsistentRead=True).get("Item") if item.get("content_key") else None
+            if origin and origin.get("job_id", {}).get("S") != item["job_id"]:
+                continue  # another job made (or is making) its content: it will be copied, at no cost
+            request = item.get("request") or {}
+            price = price_for(prices, request.get("mode") or c.DEFAULT_MODE,
+                              int(request.get("duration") or c.DEFAULT_DURATION))
+            if item.get("status") == JobStatus.QUEUED and item.get("not_before") \
+                    and spent + price > cfg.budget_daily_usd + 1e-9:
+                held.append(item)
+        return held
 
     def _default_timeout(self) -> float:
         return c.DEFAULT_DEADLINE_PROFESSIONAL / self.options.speed + 180
@@ -181,11 +221,16 @@ class LocalRun:
             shutil.copyfile(upload.path, target)
 
     def export_jobs(self) -> Path:
-        """Save the jobs table beside the outputs so `i2v jobs --local DIR` can read it later."""
+        """Save the jobs table (and the run's spend) beside the outputs so `i2v jobs --local DIR` (and
+        `i2v jobs spend --local DIR`) can read them later."""
+        from i2v_local.ops import SPEND_SNAPSHOT, spend_items
+
         path = self.options.out_dir / ".i2v" / "jobs.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = JobsTable(self.cloud.tables["jobs"]).scan()
         path.write_text(json.dumps(rows, indent=1, default=str), encoding="utf-8")
+        spend = spend_items(self.cloud.client("dynamodb"), self.cloud.tables["control"])
+        (path.parent / SPEND_SNAPSHOT).write_text(json.dumps(spend, indent=1, sort_keys=True), encoding="utf-8")
         return path
 
 

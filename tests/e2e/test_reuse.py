@@ -130,3 +130,67 @@ def test_budget_action_fail_ends_the_job_with_budget_exceeded(notification_valid
     notification_validator.validate(two)
     assert two["status"] == "FAILED" and two["error"]["code"] == "BUDGET_EXCEEDED"
     assert two["cost"] == {"estimated_usd": 0.0} and stats["tasks_created"] == 1
+
+
+# --- what a user types: `i2v local --budget-daily / --no-reuse`, `i2v jobs spend` --------------------------
+
+
+def _i2v(*args: str, cwd=None, timeout: int = 240):
+    import os
+    import subprocess
+
+    from support import I2V
+
+    env = {k: v for k, v in os.environ.items() if k != "HIGHWAY_API_BASE_URL"}
+    return subprocess.run([str(I2V), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_i2v_local_with_a_daily_budget_then_jobs_spend(tmp_path):
+    import json
+
+    (tmp_path / "a.png").write_bytes(CAT)
+    (tmp_path / "b.png").write_bytes(image_bytes(640, 480, "PNG", color=(200, 30, 30)))
+    (tmp_path / "a-copy.png").write_bytes(CAT)
+    run = _i2v("local", "a.png", "b.png", "a-copy.png", "--budget-daily", "0.13", "--speed", "60", "--out", "out",
+               "--json", cwd=tmp_path)
+    assert run.returncode == 1, run.stderr[-2000:]  # one job still waits
+    notes = {n["source"]["key"]: n for n in map(json.loads, run.stdout.splitlines())}
+    assert set(notes) == {"uploads/a.png", "uploads/a-copy.png"}
+    assert notes["uploads/a-copy.png"]["reused_from"] == notes["uploads/a.png"]["job_id"]
+    assert "1 job(s) wait for the daily budget" in run.stderr
+    spent = _i2v("jobs", "spend", "--local", "out", "--json", cwd=tmp_path)
+    assert spent.returncode == 0, spent.stderr
+    assert json.loads(spent.stdout)["today_usd"] == 0.13 and json.loads(spent.stdout)["month_usd"] == 0.13
+    table = _i2v("jobs", "spend", "--local", "out", cwd=tmp_path)
+    assert "spend today" in table.stdout and "$0.13" in table.stdout
+    waiting = _i2v("jobs", "list", "--local", "out", "--status", "QUEUED", "--json", cwd=tmp_path)
+    assert [json.loads(line)["source"]["key"] for line in waiting.stdout.splitlines()] == ["uploads/b.png"]
+
+
+def test_i2v_local_no_reuse_pays_for_each(tmp_path):
+    import json
+
+    (tmp_path / "a.png").write_bytes(CAT)
+    (tmp_path / "a-copy.png").write_bytes(CAT)
+    run = _i2v("local", "a.png", "a-copy.png", "--no-reuse", "--speed", "60", "--out", "out", "--json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    notes = [json.loads(line) for line in run.stdout.splitlines()]
+    assert len(notes) == 2 and not any("reused_from" in n for n in notes)
+    assert all(n["request"]["reuse"] is False and n["cost"]["estimated_usd"] == 0.13 for n in notes)
+
+
+def test_jobs_spend_against_a_live_local_cloud():
+    import json
+
+    with Pipeline(speed=60) as p:
+        p.put("uploads/pro.png", CAT, {**META, "mode": "Professional", "duration": "10"})
+        _notes(p, 1)
+        spent = _i2v("jobs", "spend", "--endpoint-url", p.cloud.endpoint, "--json")
+    assert spent.returncode == 0, spent.stderr
+    assert json.loads(spent.stdout)["today_usd"] == 0.95 and json.loads(spent.stdout)["month_usd"] == 0.95
+
+
+def test_a_bad_daily_budget_is_a_usage_error(tmp_path):
+    (tmp_path / "a.png").write_bytes(CAT)
+    run = _i2v("local", "a.png", "--budget-daily", "-1", cwd=tmp_path)
+    assert run.returncode == 2 and "--budget-daily" in run.stderr

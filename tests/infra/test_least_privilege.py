@@ -144,9 +144,13 @@ def test_no_role_may_scan_or_batch_write(any_synth: Synth) -> None:
 @pytest.mark.parametrize("name", [c.FN_INTAKE, c.FN_DISPATCH])
 def test_listing_is_limited_to_the_uploads_prefix(default_synth: Synth, name: str) -> None:
     """s3:ListBucket turns a missing `_defaults.json` into 404 instead of 403 (storage.py says why the
-    s3:prefix condition keeps that); it lists nothing outside the uploads prefix."""
-    [listing] = [s for s in default_synth.role_statements(name) if s["Action"] == "s3:ListBucket"]
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["uploads/*"]}}
+    s3:prefix condition keeps that); it lists nothing outside the uploads prefix, and for the dispatcher
+    the outputs prefix (pay once per content: an earlier video deleted or its version removed is a 404,
+    "make it again", not a 403)."""
+    listings = [s for s in default_synth.role_statements(name) if s["Action"] == "s3:ListBucket"]
+    prefixes = [["uploads/*"]] + ([["outputs/*"]] if name == c.FN_DISPATCH else [])
+    assert sorted(s["Condition"]["StringLike"]["s3:prefix"] for s in listings) == sorted(prefixes)
+    assert all(list(s["Condition"]) == ["StringLike"] for s in listings)
     t = Template(default_synth.cfn, default_synth.stack.stack_name)
     role = default_synth.function(name)["Role"]["Fn::GetAtt"][0]
     bucket = Arns(default_synth).bucket()
@@ -157,7 +161,8 @@ def test_listing_is_limited_to_the_uploads_prefix(default_synth: Synth, name: st
                         identity=True) == "allow"
 
     assert may_list("uploads/_defaults.json") and may_list("uploads/a/b/_defaults.json")
-    assert not may_list("outputs/") and not may_list("") and not may_list(None)
+    assert may_list("outputs/a/cat.mp4") is (name == c.FN_DISPATCH)
+    assert not may_list("") and not may_list(None) and not may_list("elsewhere/x")
 
 
 # --- cdk-nag acknowledgements sit on exactly the resources whose findings they answer -----------------

@@ -110,11 +110,16 @@ class Storage(Construct):
 
     def grant_check_outputs(self, grantee: iam.IGrantable) -> None:
         """Head an output and one version of it (does an earlier video of the same content still exist, and was
-        its name not deleted since?): s3:GetObject for the name, s3:GetObjectVersion for the version."""
+        its name not deleted since?): s3:GetObject for the name, s3:GetObjectVersion for the version, and
+        s3:ListBucket under the outputs prefix, without which S3 answers a deleted name or a removed version
+        with 403 instead of 404 (see grant_read_uploads): "gone, make it again" must not read as a fault."""
         principal = grantee.grant_principal
         objects = self.bucket.arn_for_objects(f"{self.outputs_prefix}*")
         principal.add_to_principal_policy(iam.PolicyStatement(
             actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[objects]))
+        principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{self.outputs_prefix}*"]}}))
         acknowledge_grant(principal, "Object keys are only known at run time: the function may check that an "
                                      f"earlier video under the '{self.outputs_prefix}' prefix still exists, and "
                                      "nothing else in the bucket.", finding=wildcard_resource(self, objects))
