@@ -312,7 +312,8 @@ def jobs_show(job_id: str = typer.Argument(..., help="Job id (a unique prefix is
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key in ("status", "source", "request", "task_id", "provider_status", "polls", "progress_percent",
-                "output_key", "size_bytes", "error", "timings", "uploaded_at", "submitted_at", "updated_at", "redrive"):
+                "output_key", "size_bytes", "price_usd", "reused_from", "error", "timings", "uploaded_at",
+                "submitted_at", "updated_at", "redrive"):
         if row.get(key) not in (None, "", {}):
             value = row[key]
             table.add_row(key, json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value))

@@ -79,6 +79,23 @@ def test_rejected_job_skips_polling(notification_validator: Any) -> None:
     assert submissions == 0
 
 
+def test_a_reused_video_goes_straight_to_the_store_step(notification_validator: Any) -> None:
+    """The same content a second time: the workflow starts with its poll SUCCEEDED and no task, and
+    WasJobAccepted sends it to StoreVideo, which copies the earlier video (no polling, no provider)."""
+    with Pipeline(speed=60) as p:
+        p.put("uploads/first.png", image_bytes(), {"prompt": "waves"})
+        first = p.wait_for(1)[0]["notification"]
+        p.put("uploads/again.png", image_bytes(), {"prompt": "waves"})
+        again = p.wait_for(2)[1]["notification"]
+        executions = {e["name"]: e for e in _finished(p)}
+        states = p.states_visited(executions[f"job-{again['job_id']}"]["executionArn"])
+        submissions = p.sim.stats()["tasks_created"]
+    notification_validator.validate(again)
+    assert again["reused_from"] == first["job_id"] and again["status"] == "SUCCEEDED"
+    assert states == ["WasJobAccepted", "StoreVideo", "VideoDelivered"]
+    assert submissions == 1
+
+
 def test_asl_file_is_the_one_the_local_cloud_runs() -> None:
     import inspect
 
