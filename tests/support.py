@@ -81,9 +81,8 @@ class Pipeline:
 
         self._old_key = os.environ.get("HIGHWAY_API_KEY")
         os.environ["HIGHWAY_API_KEY"] = self.api_key
-        knobs = dict(self.cloud_knobs)
-        if self.iam:
-            knobs.setdefault("iam_policies", template_roles())
+        knobs = {"iam_policies": template_roles() if self.iam else None, "iam_denied_log": None,
+                 **self.cloud_knobs}  # refusals are read here, not logged
         self.sim = SimulatorServer(SimConfig(speed=self.speed, **self.sim_knobs), host="127.0.0.1", port=0).start()
         self.cloud = LocalCloud(CloudConfig(provider_url=self.sim.url, time_scale=self.speed, **knobs))
         self.cloud.start()

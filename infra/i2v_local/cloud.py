@@ -29,7 +29,13 @@ from i2v import runtime
 from i2v.contracts.prices import price_table, to_json
 from i2v_infra.resources import FUNCTIONS, LOCAL_BUCKET, Environment
 from i2v_local.event_sources import QueuePoller, Schedule
-from i2v_local.iam import LocalIam, LocalNames, RolePolicies
+from i2v_local.iam import (
+    LocalIam,
+    LocalNames,
+    RolePolicies,
+    denied_log_from_environment,
+    policies_from_environment,
+)
 from i2v_local.lambda_runner import InProcessLambdas
 from i2v_local.log_sink import LogSink
 from i2v_local.moto_patches import patch_s3_events
@@ -57,7 +63,9 @@ class CloudConfig:
     seed: int | None = None
     # The functions' roles as synthesized (i2v_local.iam.RolePolicies): each function then calls AWS as a
     # role holding exactly its template statements, and moto refuses anything else. None: no IAM checks.
-    iam_policies: RolePolicies | None = None
+    # Both default to the files named by I2V_LOCAL_IAM_POLICIES / I2V_LOCAL_IAM_DENIED_LOG, if set.
+    iam_policies: RolePolicies | None = field(default_factory=policies_from_environment)
+    iam_denied_log: Path | None = field(default_factory=denied_log_from_environment)  # refusals, as JSON lines
     port: int = 0  # 0: any free port
     function_timeouts: dict[str, float] = field(default_factory=dict)  # e.g. {"dispatch": 3.0}
     versioned: bool = True  # False: a bucket without versioning (jobs pin the ETag instead)
@@ -144,7 +152,7 @@ class LocalCloud:
         API key moves into a secret, as in AWS, so dispatch and status read it with their roles."""
         made, cfg = self.resources, self.config
         assert made is not None
-        self.iam = LocalIam(roles)
+        self.iam = LocalIam(roles, cfg.iam_denied_log)
         key = os.environ.get(c.ENV_API_KEY, "").strip()
         secret = self.iam.create_secret(self.client, key or "no-key-set")
         self.iam.start(self.client, LocalNames(

@@ -56,6 +56,7 @@ permission even where the pipeline shrugs the error off (a lost wake-up, say).
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -76,6 +77,11 @@ ACCOUNT = "123456789012"
 PARTITION = "aws"
 SECRET_NAME = "i2v-local/highway-api-key"
 WORKFLOW = "workflow"  # the state machine's role, beside the functions' roles
+# A local cloud started without explicit policies reads them from this file (RolePolicies.save), and
+# appends the refusals it met to the second: how the end-to-end tests put the clouds that the command
+# line starts in a process of its own (i2v local, i2v demo, i2v up) under IAM too.
+ENV_POLICIES = "I2V_LOCAL_IAM_POLICIES"
+ENV_DENIED_LOG = "I2V_LOCAL_IAM_DENIED_LOG"
 PSEUDO = {"AWS::Partition": PARTITION, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
           "AWS::URLSuffix": "amazonaws.com"}
 
@@ -166,6 +172,16 @@ class RolePolicies:
     @classmethod
     def load(cls, path: Path) -> RolePolicies:
         return cls.from_json(path.read_text())
+
+
+def policies_from_environment() -> RolePolicies | None:
+    path = os.environ.get(ENV_POLICIES)
+    return RolePolicies.load(Path(path)) if path else None
+
+
+def denied_log_from_environment() -> Path | None:
+    path = os.environ.get(ENV_DENIED_LOG)
+    return Path(path) if path else None
 
 
 @dataclass(frozen=True)
@@ -663,8 +679,9 @@ def _secret_arn(account: str, region: str, secret_id: str) -> str:
 class LocalIam:
     """Roles, credentials and enforcement for one run of the local cloud."""
 
-    def __init__(self, roles: RolePolicies) -> None:
+    def __init__(self, roles: RolePolicies, denied_log: Path | None = None) -> None:
         self.roles = roles
+        self.denied_log = denied_log  # where stop() appends the refusals (JSON lines), if anywhere
         self.policies: dict[str, dict[str, Any]] = {}
         self.role_arns: dict[str, str] = {}
         self.secret_arn = ""
@@ -721,6 +738,10 @@ class LocalIam:
         for undo in reversed(self._undo):
             undo()
         self._undo.clear()
+        if self.denied_log is not None and self.denied:
+            with self.denied_log.open("a") as log:
+                for refused in self.denied:
+                    log.write(json.dumps(refused.__dict__) + "\n")
 
     def as_function(self, name: str) -> _As:
         """``with iam.as_function("status"): ...`` runs code with that function's identity (for tests)."""
