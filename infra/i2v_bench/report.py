@@ -64,13 +64,17 @@ def goals(results: dict) -> list[dict]:
     if cold:
         worst = max(cold, key=lambda r: r["ratio_to_boto3"])
         what_if = all("ratio_without_xray_tracer" in r for r in cold)
+        largest = "; ".join(
+            f"{_short(r['handler'])}: " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in
+                                                   list(r["extra_imports"]["by_package_ms"].items())[:3])
+            for r in cold if r.get("extra_imports"))
         explanation = (
-            "the remaining extra over a bare boto3 import is Powertools' Tracer, whose X-Ray SDK loads and patches "
-            "botocore/requests/httplib at import"
-            + (" (the no-Tracer what-if measures " + ", ".join(
-                f"{_short(r['handler'])} x{r['ratio_without_xray_tracer']:.2f}" for r in cold) + ")" if what_if else "")
-            + ", and, for intake, Powertools' batch utilities with every event data class; both are required "
-            "building blocks of the project and stay. As bundled (" + ", ".join(
+            "the extra over a bare boto3 import is what the handlers import besides it (largest by -X importtime: "
+            + largest + "): the functions' own package, Powertools (its Tracer loads the X-Ray SDK, which patches "
+            "botocore/requests/httplib at import; intake also loads the batch utilities with every event data class)"
+            + (" and requests; the no-Tracer what-if measures " + ", ".join(
+                f"{_short(r['handler'])} x{r['ratio_without_xray_tracer']:.2f}" for r in cold) if what_if else "")
+            + ". As bundled (" + ", ".join(
                 f"{_short(r['handler'])} x{r['ratio_as_bundled']:.2f}" for r in cold) + ") a cold start also compiles "
             "the bundle's bytecode, because /var/task is read-only and the bundle ships without .pyc: precompiling "
             "it needs a Python 3.13 interpreter, which this machine cannot fetch")
@@ -234,9 +238,9 @@ def plot_backlog(rows: list[dict[str, Any]], path: Path) -> bool:
             modelled = bool(r.get("modelled"))
             left.scatter(r["uploads"], r["usd_per_video"] * 1000, s=60, zorder=3, color="white" if modelled else color,
                          edgecolors=color, linewidths=1.8)
-            left.annotate(f"{r['requests_per_video']:,.0f} requests", (r["uploads"], r["usd_per_video"] * 1000),
-                          textcoords="offset points", xytext=(-20, 8 if design == "defer" else -14), fontsize=7,
-                          color=color)
+            left.annotate(f"${r['usd_per_video'] * 1000:.2f}, {r['requests_per_video']:,.0f} requests",
+                          (r["uploads"], r["usd_per_video"] * 1000), textcoords="offset points",
+                          xytext=(-30, 8 if design == "defer" else -14), fontsize=7, color=color)
     if any(r["uploads"] >= 100_000 for r in rows):
         left.axhline(1.0, color="#2166ac", linewidth=0.8, linestyle=":")
         left.text(min(r["uploads"] for r in rows), 1.05, "goal at 100,000: at most $1 per 1,000 videos", fontsize=7,
@@ -502,7 +506,7 @@ def markdown(results: dict, context: dict) -> str:
                   "CheckTaskStatus, IsVideoReady) and a job "
                   f"{(meta.get('asl_cycle') or {}).get('per_job_count', 3)} more (WasJobAccepted, StoreVideo, "
                   "VideoDelivered). Cost: AWS only (Lambda arm64 at the stack's 512/512/256/1024 MB, Step Functions "
-                  "Standard, SQS, SNS, S3 requests, DynamoDB on-demand, CloudWatch Logs) at us-east-1 list prices "
+                  "Standard, SQS, SNS, EventBridge, S3 requests, DynamoDB on-demand, CloudWatch Logs) at us-east-1 list prices "
                   "recorded 2026-11-25 (`infra/i2v_bench/costs.py`); the provider's $0.13-0.95 a video is extra.", "",
                   _md_table(["strategy", "lag p50 (s)", "lag p95 (s)", "p95 vs fixed-30s", "polls / job",
                              "transitions / job", "AWS $ / 1000 videos"],
