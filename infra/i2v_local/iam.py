@@ -26,28 +26,38 @@ How it fits together (all undone by ``LocalIam.stop``):
 - A presigned URL is checked when it is used, as the function that signed it (the simulator fetches
   the image with the dispatcher's URL; users fetch the video with the store function's).
 
-What moto's evaluation does not do, and what this module adds or where it is checked instead:
+What moto does, what it does not, and what this module does instead. moto authenticates each request
+(whose key signed it, is the signature valid, which policies its role holds: ``IAMRequest``); the
+decision is ``_decide``'s, because moto's own evaluation (``check_action_permitted``) is too simple:
 
-- Resources: moto matches them only for S3 and SQS; every other service asks for ``*``, which no
-  statement scoped to an ARN matches. ``_checks`` names the resource of each call the functions make
+- Resources: moto names them only for S3 and SQS; every other service asks for ``*``, which no
+  statement scoped to an ARN matches. ``_resources`` names the resource of each call the functions make
   (DynamoDB tables and indexes, the topic, the state machine and its executions, the secret, the event
-  bus), and checks each item of a batch or a transaction as AWS does: TransactWriteItems has no IAM
-  action of its own, each Update/Put/Delete/ConditionCheck inside it is authorized on its table.
+  bus, the functions the state machine invokes), and checks each item of a batch or a transaction as AWS
+  does: TransactWriteItems has no IAM action of its own, each Update/Put/Delete/ConditionCheck inside
+  it is authorized on its table.
+- Conditions: moto evaluates none in identity policies (a statement with a condition counts as
+  unconditional). ``_decide`` evaluates StringLike and StringEquals (and their IfExists forms) against
+  the request's condition keys, and fails on any other operator so that it is taught here. The only key
+  a function's request carries is ``s3:prefix``: of a ListBucket, and of the 404-or-403 answer below.
+  Global keys (aws:SecureTransport, aws:SourceArn, ...) are not set: no identity statement of the
+  functions uses them, and the infrastructure tests check the statements that do, statically
+  (tests/infra/test_least_privilege.py, test_delivery.py).
 - S3's own rules: HeadObject of a version needs s3:GetObjectVersion, CopyObject reads its source
-  (s3:GetObject[Version] on it), and reading a key that does not exist answers 403 rather than 404 unless
-  the caller may s3:ListBucket the bucket. moto does none of these; ``_checks`` and ``_missing_key``
-  add them.
-- Conditions: moto evaluates no condition of an identity policy. The one condition in the functions'
-  roles, ``s3:prefix`` on ListBucket, is evaluated here for the 404-versus-403 answer above (the prefix
-  is the missing key, as storage.py explains); every other condition is held by the infrastructure
-  tests, statically (tests/infra/test_least_privilege.py, test_delivery.py).
-- Resource-based policies (the topic's and queues' policies, the bucket's deny-non-TLS policy) and key
-  policies (KMS) are not evaluated by moto, and the functions use AWS managed keys; the delivery tests
-  walk them in the synthesized template (tests/infra/test_delivery.py).
-- Glob patterns: moto turned only ``*`` into a wildcard and read the rest as a regular expression;
-  ``_glob`` matches IAM's ``*`` and ``?`` and nothing else.
-- The signature of a presigned URL and its expiry are not verified (moto does not); its signer's
+  (s3:GetObject[Version] on it), and reading an object that does not exist (no such key or version, or a
+  delete marker) answers 403 rather than 404 unless the caller may s3:ListBucket the bucket with the key
+  as ``s3:prefix`` (as storage.py explains; that AWS uses the key as the prefix there is what Ceph
+  copied, not a documented rule). ``_s3_checks`` adds these.
+- Glob patterns: moto turns only ``*`` into a wildcard and reads the rest as a regular expression;
+  ``_glob`` matches IAM's ``*`` and ``?`` and nothing else; actions match without regard to case.
+- Not evaluated at all: resource-based policies (the topic's and queues' policies, the bucket's
+  deny-non-TLS policy), key policies (the functions use AWS managed keys), permissions boundaries and
+  SCPs (none), and the trust policies (the roles are assumed before enforcement starts). The delivery
+  tests walk the resource and key policies in the synthesized template (tests/infra/test_delivery.py).
+  The signature and expiry of a presigned URL are not verified (moto does not); its signer's
   permissions are.
+- Not exercised: the logs and X-Ray statements (the Lambda runtime writes logs, tracing is off
+  locally); tests/infra/test_least_privilege.py pins them.
 
 Every refusal of a function's call is kept (``LocalIam.denied``), so a test fails on a missing
 permission even where the pipeline shrugs the error off (a lost wake-up, say).
@@ -426,33 +436,28 @@ class _Authorizer:
 
     def install(self) -> Callable[[], None]:
         from moto.core.authorization import ActionAuthenticatorMixin
-        from moto.iam.access_control import IAMPolicyStatement
 
         original = ActionAuthenticatorMixin._authenticate_and_authorize_action
-        original_match = IAMPolicyStatement._match
         authorizer = self
 
         def authorize(response: Any, iam_request_cls: type, resource: str = "*") -> None:
             authorizer.authorize(response, iam_request_cls, resource)
 
         ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize  # type: ignore[method-assign]
-        IAMPolicyStatement._match = staticmethod(_glob)  # type: ignore[method-assign, assignment]
 
         def undo() -> None:
             ActionAuthenticatorMixin._authenticate_and_authorize_action = original  # type: ignore[method-assign]
-            IAMPolicyStatement._match = original_match  # type: ignore[method-assign]
 
         return undo
 
     def authorize(self, response: Any, iam_request_cls: type, resource: str) -> None:
+        """moto authenticates (whose key, a valid signature); the decision is ``_decide``'s, per check."""
         from moto import settings
         from moto.core.authorization import ActionAuthenticatorMixin
         from moto.iam.access_control import S3IAMRequest
 
         if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
             ActionAuthenticatorMixin.request_count += 1
-            return
-        if response.headers.get("X-Amz-Target") in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
             return
         headers, signed = response.headers, True
         if _presigned(response):
@@ -464,46 +469,18 @@ class _Authorizer:
         action = response._get_action()
         s3 = iam_request_cls is S3IAMRequest
         checks = _s3_checks(response, action, resource) if s3 else _checks(response, action, resource)
-        for index, (each_action, each_resource) in enumerate(checks):
+        for index, (each_action, each_resource, context) in enumerate(checks):
             request = iam_request_cls(account_id=response.current_account, method=response.method, path=path,
                                       data=response.data, body=response.raw_body, headers=headers,
                                       action=each_action)
             if index == 0 and signed:
                 request.check_signature()
-            try:
-                request.check_action_permitted(each_resource)
-            except Exception as exc:
-                if not _is_denial(exc):
-                    raise
-                self._refused(request, each_resource)
-                if s3:
-                    raise
-                raise _denial(response, request, each_resource) from None
-        if s3 and action in ("GetObject", "GetObjectVersion") and _missing_key(response, resource):
-            self._list_or_refuse(response, headers, path, resource)
-
-    def _list_or_refuse(self, response: Any, headers: Any, path: str, resource: str) -> None:
-        """S3 answers a missing key with 404 only to a caller who may list the bucket (with the key as
-        ``s3:prefix``); anyone else gets 403."""
-        from moto.iam.access_control import IAMPolicy, PermissionResult, S3IAMRequest
-
-        request = S3IAMRequest(account_id=response.current_account, method=response.method, path=path,
-                               data=response.data, body=response.raw_body, headers=headers, action="ListBucket")
-        bucket, _, key = resource.partition(":::")[2].partition("/")
-        bucket_arn = f"arn:{PARTITION}:s3:::{bucket}"
-        allowed = False
-        for policy in request._access_key.collect_policies():
-            document = IAMPolicy(policy)._policy_json
-            statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
-            for statement in statements:
-                result = _statement_allows(statement, "s3:ListBucket", bucket_arn, {"s3:prefix": key})
-                if result is PermissionResult.DENIED:
-                    allowed = False
-                    break
-                allowed = allowed or result is PermissionResult.PERMITTED
-        if not allowed:
-            self._refused(request, bucket_arn)
-            request._raise_access_denied()
+            if _decide(request._access_key.collect_policies(), request._action, each_resource, context):
+                continue
+            self._refused(request, each_resource)
+            if s3:
+                request._raise_access_denied()
+            raise _denial(response, request, each_resource)
 
     def _refused(self, request: Any, resource: str) -> None:
         caller = self.callers.get(str(request._access_key._access_key_id), str(request._access_key.arn))
@@ -522,37 +499,52 @@ def _glob(pattern: str, value: str) -> re.Match[str] | None:
     return re.match(f"^{expression}$", value, flags=re.DOTALL)
 
 
-def _statement_allows(statement: Mapping[str, Any], action: str, resource: str,
-                      context: Mapping[str, str]) -> Any:
-    """One statement's answer for one request, with StringLike/StringEquals conditions evaluated."""
-    from moto.iam.access_control import PermissionResult
+def _decide(policies: Iterable[Any], action: str, resource: str, context: Mapping[str, str]) -> bool:
+    """IAM's decision over identity policies: an explicit Deny wins, else any Allow; Action (case-blind),
+    Resource (``*``/``?`` globs) and Condition (StringLike, StringEquals, their IfExists forms) all match."""
+    from moto.iam.access_control import IAMPolicy
 
+    allowed = False
+    for policy in policies:
+        document = IAMPolicy(policy)._policy_json
+        statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+        for statement in statements:
+            if not _applies(statement, action, resource, context):
+                continue
+            if statement.get("Effect") != "Allow":
+                return False
+            allowed = True
+    return allowed
+
+
+def _applies(statement: Mapping[str, Any], action: str, resource: str, context: Mapping[str, str]) -> bool:
     def matches(element: str, value: str, case: bool = True) -> bool:
         patterns = statement.get(element, [])
         patterns = patterns if isinstance(patterns, list) else [patterns]
         return any(_glob(p if case else p.lower(), value if case else value.lower()) for p in patterns)
 
+    if "NotAction" in statement or "NotResource" in statement:
+        raise AssertionError("teach i2v_local.iam NotAction/NotResource")
     if not matches("Action", action, case=False) or not matches("Resource", resource):
-        return PermissionResult.NEUTRAL
+        return False
     for operator, tests in statement.get("Condition", {}).items():
+        base = operator.removesuffix("IfExists")
         for key, expected in tests.items():
             actual = context.get(key)
-            values = expected if isinstance(expected, list) else [expected]
+            values = [str(v) for v in (expected if isinstance(expected, list) else [expected])]
             if actual is None:
-                return PermissionResult.NEUTRAL
-            if operator == "StringLike":
-                ok = any(_glob(str(v), actual) for v in values)
-            elif operator == "StringEquals":
-                ok = actual in [str(v) for v in values]
+                if operator.endswith("IfExists"):
+                    continue
+                return False  # a condition on a key the request does not have is not met
+            if base == "StringLike":
+                ok = any(_glob(v, actual) for v in values)
+            elif base == "StringEquals":
+                ok = actual in values
             else:
                 raise AssertionError(f"teach i2v_local.iam the condition operator {operator}")
             if not ok:
-                return PermissionResult.NEUTRAL
-    return PermissionResult.PERMITTED if statement.get("Effect") == "Allow" else PermissionResult.DENIED
-
-
-def _is_denial(exc: Exception) -> bool:
-    return type(exc).__name__ in ("AccessDeniedError", "S3AccessDeniedError", "BucketAccessDeniedError")
+                return False
+    return True
 
 
 def _denial(response: Any, request: Any, resource: str) -> Exception:
@@ -603,21 +595,34 @@ def _missing_key(response: Any, resource: str) -> bool:
     return not versions or isinstance(versions[-1], FakeDeleteMarker)
 
 
-def _s3_checks(response: Any, action: str, resource: str) -> list[tuple[str, str]]:
+def _s3_checks(response: Any, action: str, resource: str) -> list[tuple[str, str, dict[str, str]]]:
     query = response.querystring
-    checks = [(action, resource)]
+    checks: list[tuple[str, str, dict[str, str]]] = [(action, resource, {})]
+    if action == "ListBucket":  # the prefix listed is the s3:prefix condition key (absent when none is given)
+        prefix = (query.get("prefix") or [None])[0]
+        checks = [(action, resource, {} if prefix is None else {"s3:prefix": str(prefix)})]
     if response.method == "HEAD" and "versionId" in query:
-        checks = [("GetObjectVersion", resource)]
+        checks = [("GetObjectVersion", resource, {})]
     source = response.headers.get("x-amz-copy-source")
     if response.method == "PUT" and source:
         source = unquote(source).lstrip("/")
         path, _, version = source.partition("?versionId=")
-        checks.append(("GetObjectVersion" if version else "GetObject", f"arn:{PARTITION}:s3:::{path}"))
+        checks.append(("GetObjectVersion" if version else "GetObject", f"arn:{PARTITION}:s3:::{path}", {}))
+    if checks[0][0] in ("GetObject", "GetObjectVersion") and _missing_key(response, resource):
+        # S3 answers a missing object with 404 only to a caller who may list the bucket, the key being the
+        # s3:prefix (see i2v_infra.constructs.storage); anyone else gets 403.
+        bucket, _, key = resource.partition(":::")[2].partition("/")
+        checks.append(("ListBucket", f"arn:{PARTITION}:s3:::{bucket}", {"s3:prefix": key}))
     return checks
 
 
-def _checks(response: Any, action: str, resource: str) -> list[tuple[str, str]]:
-    """(action, resource ARN) pairs AWS authorizes for one request of the services the functions call."""
+def _checks(response: Any, action: str, resource: str) -> list[tuple[str, str, dict[str, str]]]:
+    """(action, resource ARN, condition keys) AWS authorizes for one request of the services the
+    functions call."""
+    return [(a, r, {}) for a, r in _resources(response, action, resource)]
+
+
+def _resources(response: Any, action: str, resource: str) -> list[tuple[str, str]]:
     service = getattr(response, "service_name", "")
     region, account = response.region, response.current_account
 
