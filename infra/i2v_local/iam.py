@@ -105,8 +105,9 @@ class RolePolicies:
     ``statements``: by function name (constants.FN_*), and ``WORKFLOW`` for the state machine's role, the
     statements of every policy attached to that role, unrendered. ``resources``: template logical id ->
     what it is, as "table:<key>", "queue:<key>" (keys of TABLES and QUEUES), "bucket", "topic",
-    "state_machine", "secret", "logs:<function>", "function:<function>". ``names``: the template's values of what the local cloud may configure
-    differently ("uploads_prefix", "outputs_prefix", "event_bus", "state_machine").
+    "state_machine", "secret", "logs:<function>", "function:<function>". ``names``: the template's
+    values of what the local cloud may configure differently ("uploads_prefix", "outputs_prefix",
+    "event_bus", "state_machine").
     """
 
     statements: dict[str, list[dict[str, Any]]]
