@@ -28,7 +28,7 @@ How it fits together (all undone by ``LocalIam.stop``):
 
 What moto does, what it does not, and what this module does instead. moto authenticates each request
 (whose key signed it, is the signature valid, which policies its role holds: ``IAMRequest``); the
-decision is ``_decide``'s, because moto's own evaluation (``check_action_permitted``) is too simple:
+decision is ``decide``'s, because moto's own evaluation (``check_action_permitted``) is too simple:
 
 - Resources: moto names them only for S3 and SQS; every other service asks for ``*``, which no
   statement scoped to an ARN matches. ``_resources`` names the resource of each call the functions make
@@ -37,7 +37,7 @@ decision is ``_decide``'s, because moto's own evaluation (``check_action_permitt
   does: TransactWriteItems has no IAM action of its own, each Update/Put/Delete/ConditionCheck inside
   it is authorized on its table.
 - Conditions: moto evaluates none in identity policies (a statement with a condition counts as
-  unconditional). ``_decide`` evaluates StringLike and StringEquals (and their IfExists forms) against
+  unconditional). ``decide`` evaluates StringLike and StringEquals (and their IfExists forms) against
   the request's condition keys, and fails on any other operator so that it is taught here. The only key
   a function's request carries is ``s3:prefix``: of a ListBucket, and of the 404-or-403 answer below.
   Global keys (aws:SecureTransport, aws:SourceArn, ...) are not set: no identity statement of the
@@ -49,7 +49,7 @@ decision is ``_decide``'s, because moto's own evaluation (``check_action_permitt
   as ``s3:prefix`` (as storage.py explains; that AWS uses the key as the prefix there is what Ceph
   copied, not a documented rule). ``_s3_checks`` adds these.
 - Glob patterns: moto turns only ``*`` into a wildcard and reads the rest as a regular expression;
-  ``_glob`` matches IAM's ``*`` and ``?`` and nothing else; actions match without regard to case.
+  ``glob_match`` matches IAM's ``*`` and ``?`` and nothing else; actions match without regard to case.
 - Not evaluated at all: resource-based policies (the topic's and queues' policies, the bucket's
   deny-non-TLS policy), key policies (the functions use AWS managed keys), permissions boundaries and
   SCPs (none), and the trust policies (the roles are assumed before enforcement starts). The delivery
@@ -452,7 +452,7 @@ class _Authorizer:
         return undo
 
     def authorize(self, response: Any, iam_request_cls: type, resource: str) -> None:
-        """moto authenticates (whose key, a valid signature); the decision is ``_decide``'s, per check."""
+        """moto authenticates (whose key, a valid signature); the decision is ``decide``'s, per check."""
         from moto import settings
         from moto.core.authorization import ActionAuthenticatorMixin
         from moto.iam.access_control import S3IAMRequest
@@ -476,7 +476,7 @@ class _Authorizer:
                                       action=each_action)
             if index == 0 and signed:
                 request.check_signature()
-            if _decide(request._access_key.collect_policies(), request._action, each_resource, context):
+            if decide(request._access_key.collect_policies(), request._action, each_resource, context):
                 continue
             self._refused(request, each_resource)
             if s3:
@@ -494,13 +494,13 @@ def _access_key(headers: Any) -> str:
     return authorization.partition("Credential=")[2].partition("/")[0]
 
 
-def _glob(pattern: str, value: str) -> re.Match[str] | None:
+def glob_match(pattern: str, value: str) -> re.Match[str] | None:
     """IAM's wildcards: ``*`` any run of characters, ``?`` any one; everything else literal."""
     expression = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
     return re.match(f"^{expression}$", value, flags=re.DOTALL)
 
 
-def _decide(policies: Iterable[Any], action: str, resource: str, context: Mapping[str, str]) -> bool:
+def decide(policies: Iterable[Any], action: str, resource: str, context: Mapping[str, str]) -> bool:
     """IAM's decision over identity policies: an explicit Deny wins, else any Allow; Action (case-blind),
     Resource (``*``/``?`` globs) and Condition (StringLike, StringEquals, their IfExists forms) all match."""
     from moto.iam.access_control import IAMPolicy
@@ -522,7 +522,7 @@ def _applies(statement: Mapping[str, Any], action: str, resource: str, context: 
     def matches(element: str, value: str, case: bool = True) -> bool:
         patterns = statement.get(element, [])
         patterns = patterns if isinstance(patterns, list) else [patterns]
-        return any(_glob(p if case else p.lower(), value if case else value.lower()) for p in patterns)
+        return any(glob_match(p if case else p.lower(), value if case else value.lower()) for p in patterns)
 
     if "NotAction" in statement or "NotResource" in statement:
         raise AssertionError("teach i2v_local.iam NotAction/NotResource")
@@ -530,6 +530,8 @@ def _applies(statement: Mapping[str, Any], action: str, resource: str, context: 
         return False
     for operator, tests in statement.get("Condition", {}).items():
         base = operator.removesuffix("IfExists")
+        if base not in ("StringLike", "StringEquals"):
+            raise AssertionError(f"teach i2v_local.iam the condition operator {operator}")
         for key, expected in tests.items():
             actual = context.get(key)
             values = [str(v) for v in (expected if isinstance(expected, list) else [expected])]
@@ -537,12 +539,7 @@ def _applies(statement: Mapping[str, Any], action: str, resource: str, context: 
                 if operator.endswith("IfExists"):
                     continue
                 return False  # a condition on a key the request does not have is not met
-            if base == "StringLike":
-                ok = any(_glob(v, actual) for v in values)
-            elif base == "StringEquals":
-                ok = actual in values
-            else:
-                raise AssertionError(f"teach i2v_local.iam the condition operator {operator}")
+            ok = any(glob_match(v, actual) for v in values) if base == "StringLike" else actual in values
             if not ok:
                 return False
     return True

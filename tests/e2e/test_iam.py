@@ -18,7 +18,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from i2v import constants as c
-from i2v_local.iam import WORKFLOW, Denied, LocalNames, RolePolicies, render
+from i2v_local.iam import WORKFLOW, Denied, LocalNames, RolePolicies, decide, glob_match, render
 from support import Pipeline, image_bytes, template_roles
 
 pytestmark = pytest.mark.e2e
@@ -78,6 +78,27 @@ def test_each_role_holds_exactly_its_template_statements():
                            resources=roles.resources, names=roles.names)
     with pytest.raises(ValueError, match="SomethingNew"):
         render(unknown, local)  # a resource the local cloud cannot name fails, never passes unchecked
+
+
+def test_the_decision_follows_iam_where_moto_does_not():
+    """Globs are IAM's (not regular expressions), an explicit Deny wins, conditions are evaluated."""
+    assert glob_match("arn:aws:s3:::b/uploads/*", "arn:aws:s3:::b/uploads/a/b.png")
+    assert not glob_match("arn:aws:s3:::b.x/*", "arn:aws:s3:::bax/k")  # '.' is a dot
+    assert glob_match("secret:k-??????", "secret:k-AbCdEf") and not glob_match("secret:k-??????", "secret:k-AbC")
+    allow = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b",
+             "Condition": {"StringLike": {"s3:prefix": ["uploads/*"]}}}
+    policy = json.dumps({"Statement": [allow]})
+    assert decide([policy], "s3:listbucket", "arn:aws:s3:::b", {"s3:prefix": "uploads/x"})
+    assert not decide([policy], "s3:ListBucket", "arn:aws:s3:::b", {"s3:prefix": "outputs/x"})
+    assert not decide([policy], "s3:ListBucket", "arn:aws:s3:::b", {})  # no prefix: not met
+    if_exists = {**allow, "Condition": {"StringLikeIfExists": {"s3:prefix": ["uploads/*"]}}}
+    assert decide([json.dumps({"Statement": [if_exists]})], "s3:ListBucket", "arn:aws:s3:::b", {})
+    deny = {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}
+    assert not decide([policy, json.dumps({"Statement": deny})], "s3:ListBucket", "arn:aws:s3:::b",
+                      {"s3:prefix": "uploads/x"})
+    untaught = {**allow, "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}
+    with pytest.raises(AssertionError, match="IpAddress"):
+        decide([json.dumps({"Statement": [untaught]})], "s3:ListBucket", "arn:aws:s3:::b", {})
 
 
 def test_calls_outside_a_role_are_refused():
