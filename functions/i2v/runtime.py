@@ -2,7 +2,8 @@
 
 Handlers call these factories; tests build the steps with fakes instead. ``reset`` forgets every
 cached factory, settings and client at once (the local cloud calls it when it points the
-functions at a new endpoint).
+functions at a new endpoint). Each factory imports what its function uses when it is first
+called, so a handler's cold start loads only its own function's code.
 """
 
 from __future__ import annotations
@@ -10,44 +11,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from i2v import constants as c
 from i2v.aws import clients
-from i2v.aws.backlog import DynamoBacklog
-from i2v.aws.batches import DynamoLedger
-from i2v.aws.claims import DynamoClaims
-from i2v.aws.contents import DynamoContents
-from i2v.aws.control_table import DynamoLeaseStore
-from i2v.aws.faults import is_transient
-from i2v.aws.jobs_table import JobsTable
-from i2v.aws.notifier import Notifier
-from i2v.aws.outputs import DynamoOutputNames
-from i2v.aws.s3 import S3Bucket
-from i2v.aws.secrets import api_key
-from i2v.aws.spend import DynamoSpend
-from i2v.aws.waker import RowSender, Waker
-from i2v.aws.workflow import Workflow
-from i2v.batch import close_row
-from i2v.capacity import Capacity
 from i2v.errors import SubmissionInProgress
-from i2v.provider.client import HighwayClient
-from i2v.safe_url import UrlPolicy
-from i2v.settings import (
-    Capacity as CapacitySettings,
-)
-from i2v.settings import (
-    dispatch_settings,
-    intake_settings,
-    status_settings,
-    store_settings,
-)
-from i2v.steps.batch import take_batch
-from i2v.steps.check_status import StatusDeps
-from i2v.steps.dispatch import DispatchDeps, Dispatcher
-from i2v.steps.intake import IntakeDeps
-from i2v.steps.store import StoreDeps
-from i2v.video_transfer import Readable, copy_video, pinned_session
+
+if TYPE_CHECKING:
+    from i2v.aws.batches import DynamoLedger
+    from i2v.aws.notifier import Notifier
+    from i2v.aws.s3 import S3Bucket
+    from i2v.aws.waker import Waker
+    from i2v.capacity import Capacity
+    from i2v.provider.client import HighwayClient
+    from i2v.settings import Capacity as CapacitySettings
+    from i2v.steps.check_status import StatusDeps
+    from i2v.steps.dispatch import Dispatcher
+    from i2v.steps.intake import IntakeDeps
+    from i2v.steps.store import StoreDeps
+    from i2v.video_transfer import Readable
 
 IDEMPOTENCY_DAYS = 7
 
@@ -55,17 +37,35 @@ IDEMPOTENCY_DAYS = 7
 def _provider_client(provider_url: str, secret: str | None) -> HighwayClient:
     """One client per environment, but not one key: the key is read on each call through the
     secret's cache, and re-read past the cache once when the provider refuses it (rotated)."""
+    from i2v.aws.secrets import api_key
+    from i2v.provider.client import HighwayClient
+
     return HighwayClient(provider_url, lambda: api_key(secret), reread_key=lambda: api_key(secret, force_fetch=True),
                          connect_timeout=c.HTTP_CONNECT_SECONDS, read_timeout=c.PROVIDER_READ_SECONDS)
 
 
 def _capacity(table: str, settings: CapacitySettings) -> Capacity:
+    from i2v.aws.control_table import DynamoLeaseStore
+    from i2v.capacity import Capacity
+
     return Capacity(DynamoLeaseStore(table), settings.max_in_flight, settings.submits_per_minute,
                     settings.rate_window_seconds)
 
 
 @cache
 def intake_deps() -> IntakeDeps:
+    from i2v.aws.backlog import DynamoBacklog
+    from i2v.aws.batches import DynamoLedger
+    from i2v.aws.claims import DynamoClaims
+    from i2v.aws.faults import is_transient
+    from i2v.aws.jobs_table import JobsTable
+    from i2v.aws.s3 import S3Bucket
+    from i2v.aws.waker import RowSender
+    from i2v.aws.workflow import Workflow
+    from i2v.settings import intake_settings
+    from i2v.steps.batch import take_batch
+    from i2v.steps.intake import IntakeDeps
+
     s = intake_settings()
     deps = IntakeDeps(settings=s, bucket=S3Bucket(s.bucket), jobs=JobsTable(s.jobs_table),
                       backlog=DynamoBacklog(s.jobs_table, s.control_table), workflow=Workflow(s.state_machine_arn),
@@ -77,6 +77,9 @@ def intake_deps() -> IntakeDeps:
 
 @cache
 def intake_waker() -> Waker:
+    from i2v.aws.waker import Waker
+    from i2v.settings import intake_settings
+
     return Waker(intake_settings().wake_queue_url)
 
 
@@ -84,6 +87,8 @@ def intake_waker() -> Waker:
 def idempotency() -> tuple[Any, Any]:
     """Powertools idempotency keyed by job id and redrive: one provider submission per object version."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
+    from i2v.settings import dispatch_settings
 
     config = IdempotencyConfig(event_key_jmespath="[job_id, redrive]", raise_on_no_idempotency_key=True,
                                expires_after_seconds=IDEMPOTENCY_DAYS * 24 * 3600)
@@ -114,6 +119,16 @@ def _idempotent_once() -> Callable[[Callable[[dict[str, Any]], dict[str, Any]], 
 
 @cache
 def dispatcher() -> Dispatcher:
+    from i2v.aws.backlog import DynamoBacklog
+    from i2v.aws.contents import DynamoContents
+    from i2v.aws.jobs_table import JobsTable
+    from i2v.aws.s3 import S3Bucket
+    from i2v.aws.spend import DynamoSpend
+    from i2v.aws.waker import Waker
+    from i2v.aws.workflow import Workflow
+    from i2v.settings import dispatch_settings
+    from i2v.steps.dispatch import DispatchDeps, Dispatcher
+
     s = dispatch_settings()
     client = cache(lambda: _provider_client(s.provider_url, s.api_key_secret))
     waker = Waker(s.wake_queue_url)
@@ -126,6 +141,10 @@ def dispatcher() -> Dispatcher:
 
 @cache
 def status_deps() -> StatusDeps:
+    from i2v.aws.jobs_table import JobsTable
+    from i2v.settings import status_settings
+    from i2v.steps.check_status import StatusDeps
+
     s = status_settings()
     return StatusDeps(client=_provider_client(s.provider_url, s.api_key_secret), jobs=JobsTable(s.jobs_table),
                       time_scale=s.time_scale)
@@ -133,6 +152,18 @@ def status_deps() -> StatusDeps:
 
 @cache
 def store_deps() -> StoreDeps:
+    from i2v.aws.batches import DynamoLedger
+    from i2v.aws.contents import DynamoContents
+    from i2v.aws.jobs_table import JobsTable
+    from i2v.aws.notifier import Notifier
+    from i2v.aws.outputs import DynamoOutputNames
+    from i2v.aws.s3 import S3Bucket
+    from i2v.aws.waker import Waker
+    from i2v.safe_url import UrlPolicy
+    from i2v.settings import store_settings
+    from i2v.steps.store import StoreDeps
+    from i2v.video_transfer import copy_video, pinned_session
+
     s = store_settings()
     policy = UrlPolicy(s.url_policy, s.provider_url)
     session = pinned_session()  # connects only to the addresses the policy checked
@@ -151,6 +182,8 @@ def store_deps() -> StoreDeps:
 
 
 def _close_row(notification: dict[str, Any], ledger: DynamoLedger, bucket: S3Bucket, notifier: Notifier) -> None:
+    from i2v.batch import close_row
+
     close_row(notification, ledger, bucket, notifier.publish, time.time())
 
 
