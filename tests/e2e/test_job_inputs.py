@@ -122,7 +122,9 @@ def test_every_bad_input_fails_once_with_its_code_and_costs_nothing(notification
 
 
 def test_awkward_names_succeed_and_non_jobs_start_nothing(notification_validator):
-    with Pipeline() as p:
+    # The same bytes under every name: each name must reach the provider, so no job copies another's video
+    # (pay once per content is tested in test_reuse.py).
+    with Pipeline(cloud_knobs={"defaults": {"reuse": False}}) as p:
         for key in NOT_JOBS:
             p.put(key, PNG if key.endswith(".png") else b"{}")
         for key in GOOD_KEYS:
