@@ -113,24 +113,24 @@ def test_calls_outside_a_role_are_refused():
         iam, cloud = p.cloud.iam, p.cloud
         assert iam is not None
         bucket, secret, control = cloud.config.bucket, iam.secret_arn, cloud.tables["control"]
-        p.put("uploads/in.png", image_bytes())
+        p.put("uploads/notes.txt", b"not a job: no workflow outlives this test")
         machine = cloud.state_machine_arn
 
         with iam.as_function(c.FN_STATUS):
             assert api_key(secret, force_fetch=True) == p.api_key  # its role holds the secret
             _refused(lambda: S3Bucket(bucket).put_json("outputs/forged.json", {"by": "status"}))
             _refused(lambda: DynamoLeaseStore(control).give_back("slot#0", "someone"))
-            status_url = S3Bucket(bucket).presign_get("uploads/in.png", 60)
+            status_url = S3Bucket(bucket).presign_get("uploads/notes.txt", 60)
         with iam.as_function(c.FN_STORE):
             _refused(lambda: api_key(secret, force_fetch=True))
-            _refused(lambda: S3Bucket(bucket).read_all("uploads/in.png", 100))
+            _refused(lambda: S3Bucket(bucket).read_all("uploads/notes.txt", 100))
             assert S3Bucket(bucket).put_json("outputs/ok.json", {"by": "store"})  # its own prefix
         with iam.as_function(c.FN_INTAKE):
             _refused(lambda: api_key(secret, force_fetch=True))  # no provider submission from intake
             _refused(lambda: Workflow(machine).is_running("job-x"))
             Waker(cloud.resources.queue_urls["wake"]).wake("test")  # it may wake the dispatcher
         with iam.as_function(c.FN_DISPATCH):
-            dispatch_url = S3Bucket(bucket).presign_get("uploads/in.png", 60)
+            dispatch_url = S3Bucket(bucket).presign_get("uploads/notes.txt", 60)
             assert not Workflow(machine).is_running("job-x")  # DescribeExecution of job-*: held
         # A presigned URL is checked when used, as its signer: the dispatcher's opens, the status function's not.
         assert requests.get(dispatch_url, timeout=10).status_code == 200
@@ -142,9 +142,9 @@ def test_calls_outside_a_role_are_refused():
     assert denied == {
         Denied(c.FN_STATUS, "s3:PutObject", f"{bucket_arn}/outputs/forged.json"),
         Denied(c.FN_STATUS, "dynamodb:UpdateItem", control_arn),
-        Denied(c.FN_STATUS, "s3:GetObject", f"{bucket_arn}/uploads/in.png"),  # its presigned URL, when used
+        Denied(c.FN_STATUS, "s3:GetObject", f"{bucket_arn}/uploads/notes.txt"),  # its presigned URL, when used
         Denied(c.FN_STORE, "secretsmanager:GetSecretValue", secret),
-        Denied(c.FN_STORE, "s3:GetObject", f"{bucket_arn}/uploads/in.png"),
+        Denied(c.FN_STORE, "s3:GetObject", f"{bucket_arn}/uploads/notes.txt"),
         Denied(c.FN_INTAKE, "secretsmanager:GetSecretValue", secret),
         Denied(c.FN_INTAKE, "states:DescribeExecution", machine.replace(":stateMachine:", ":execution:") + ":job-x"),
     }
