@@ -104,6 +104,13 @@ class InProcessLambdas:
         finally:
             RUNNING.reset(running)
 
+    def own(self, function_name: str, account: str = "123456789012", region: str = "us-east-1") -> None:
+        """Mark moto's function object as this runner's (see patch_moto)."""
+        from moto.awslambda.models import lambda_backends
+
+        function = lambda_backends[account][region].get_function(function_name)
+        function._i2v_runner = self
+
     def patch_moto(self) -> Callable[[], None]:
         """Route moto's Lambda invocations here; returns the function that undoes it."""
         from moto.awslambda.models import LambdaFunction
@@ -112,6 +119,11 @@ class InProcessLambdas:
         runner = self
 
         def _invoke_lambda(self, event=None):  # noqa: ANN001 - moto's signature
+            # A workflow of a cloud that has stopped may still be running in its thread: it must not
+            # reach the functions of the cloud that runs now (same names, another endpoint).
+            if getattr(self, "_i2v_runner", runner) is not runner:
+                return json.dumps({"errorType": "CloudStopped", "errorMessage": "its local cloud has stopped"}), \
+                    True, ""
             return runner.invoke(self.function_name, event)
 
         LambdaFunction._invoke_lambda = _invoke_lambda

@@ -127,6 +127,7 @@ def provision(clients: Any, lambdas: InProcessLambdas, *, bucket: str, uploads_p
             Code={"ZipFile": zipped.getvalue()}, Timeout=max(1, int(timeout)), MemorySize=function.memory_mb,
             Architectures=["arm64"])["FunctionArn"]
         lambdas.register(function.local_name, function.handler, timeout)
+        lambdas.own(function.local_name)
     definition = substitute(read_definition(), {"StatusFunctionArn": made.function_arns[c.FN_STATUS],
                                                 "StoreFunctionArn": made.function_arns[c.FN_STORE],
                                                 "Partition": "aws"})

@@ -162,7 +162,7 @@ def take_job(job: Job, redrive: int, deps: IntakeDeps, *, rebuilding: bool = Fal
         claim_inputs(job, redrive, deps, row)
     priority = prepared.params.priority
     fields = {k: v for k, v in prepared.job.to_dict().items() if k != "job_id"}
-    fields.update(updated_at=iso(deps.clock()), redrive=redrive)
+    fields.update(updated_at=iso(deps.clock()), parked_at=iso(deps.clock()), redrive=redrive)
     waits = job.kind == JobKind.IMAGE and grace > 0
     if waits:  # an image waits out the grace period in which a job file may still name it
         fields["not_before"] = parse_iso(job.uploaded_at or iso(deps.clock())) + grace
