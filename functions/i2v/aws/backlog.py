@@ -42,45 +42,38 @@ class DynamoBacklog:
                 "ExpressionAttributeValues": {**{f":f{i}": to_attribute(v) for i, v in enumerate(values.values())},
                                               ":expected": {"S": expected.value}}}
 
+    def _conditional(self, operation: str, **request: Any) -> bool:
+        """One conditional call (``transact_write_items`` or ``update_item``): False when a condition did
+        not hold (someone else got there first), True when it went through."""
+        try:
+            getattr(self.ddb, operation)(**request)
+            return True
+        except ClientError as exc:
+            if conflict(exc):
+                return False
+            raise
+
     def park(self, job_id: str, priority: Priority, order: str, fields: Mapping[str, Any],
              status: JobStatus = JobStatus.QUEUED) -> bool:
         values = {**fields, "status": status.value, c.BACKLOG_LANE: priority.value, c.BACKLOG_ORDER: order}
-        try:
-            self.ddb.transact_write_items(TransactItems=[
-                {"Update": self._set_if(job_id, values, JobStatus.RECEIVED)}, self._counter(+1)])
-            return True
-        except ClientError as exc:
-            if conflict(exc):
-                return False
-            raise
+        return self._conditional("transact_write_items", TransactItems=[
+            {"Update": self._set_if(job_id, values, JobStatus.RECEIVED)}, self._counter(+1)])
 
     def release_held(self, job_id: str, fields: Mapping[str, Any]) -> bool:
         values = {**fields, "status": JobStatus.QUEUED.value}
-        try:
-            self.ddb.update_item(**self._set_if(job_id, values, JobStatus.HELD, remove="held_error, not_before"))
-            return True
-        except ClientError as exc:
-            if conflict(exc):
-                return False
-            raise
+        return self._conditional("update_item", **self._set_if(job_id, values, JobStatus.HELD, remove="held_error, not_before"))
 
     def withdraw(self, job_id: str) -> bool:
-        try:
-            self.ddb.transact_write_items(TransactItems=[
-                {"Update": {"TableName": self.jobs_table, "Key": {c.JOBS_TABLE_KEY: {"S": job_id}},
-                            "UpdateExpression": "SET #s = :claimed REMOVE #lane, #order, not_before, held_error",
-                            "ConditionExpression": "attribute_exists(#order) AND (#s = :queued OR #s = :held)",
-                            "ExpressionAttributeNames": {"#s": "status", "#lane": c.BACKLOG_LANE,
-                                                         "#order": c.BACKLOG_ORDER},
-                            "ExpressionAttributeValues": {":claimed": {"S": JobStatus.CLAIMED.value},
-                                                          ":queued": {"S": JobStatus.QUEUED.value},
-                                                          ":held": {"S": JobStatus.HELD.value}}}},
-                self._counter(-1)])
-            return True
-        except ClientError as exc:
-            if conflict(exc):
-                return False
-            raise
+        return self._conditional("transact_write_items", TransactItems=[
+            {"Update": {"TableName": self.jobs_table, "Key": {c.JOBS_TABLE_KEY: {"S": job_id}},
+                        "UpdateExpression": "SET #s = :claimed REMOVE #lane, #order, not_before, held_error",
+                        "ConditionExpression": "attribute_exists(#order) AND (#s = :queued OR #s = :held)",
+                        "ExpressionAttributeNames": {"#s": "status", "#lane": c.BACKLOG_LANE,
+                                                     "#order": c.BACKLOG_ORDER},
+                        "ExpressionAttributeValues": {":claimed": {"S": JobStatus.CLAIMED.value},
+                                                      ":queued": {"S": JobStatus.QUEUED.value},
+                                                      ":held": {"S": JobStatus.HELD.value}}}},
+            self._counter(-1)])
 
     def head(self, limit: int) -> list[Waiting]:
         out: list[Waiting] = []
@@ -137,18 +130,12 @@ class DynamoBacklog:
                 raise
 
     def leave(self, job_id: str) -> bool:
-        try:
-            self.ddb.transact_write_items(TransactItems=[
-                {"Update": {"TableName": self.jobs_table, "Key": {c.JOBS_TABLE_KEY: {"S": job_id}},
-                            "UpdateExpression": "REMOVE #lane, #order, claimed_until, not_before",
-                            "ConditionExpression": "attribute_exists(#order)",
-                            "ExpressionAttributeNames": {"#lane": c.BACKLOG_LANE, "#order": c.BACKLOG_ORDER}}},
-                self._counter(-1)])
-            return True
-        except ClientError as exc:
-            if conflict(exc):
-                return False
-            raise
+        return self._conditional("transact_write_items", TransactItems=[
+            {"Update": {"TableName": self.jobs_table, "Key": {c.JOBS_TABLE_KEY: {"S": job_id}},
+                        "UpdateExpression": "REMOVE #lane, #order, claimed_until, not_before",
+                        "ConditionExpression": "attribute_exists(#order)",
+                        "ExpressionAttributeNames": {"#lane": c.BACKLOG_LANE, "#order": c.BACKLOG_ORDER}}},
+            self._counter(-1)])
 
     def size(self) -> int:
         item = self.ddb.get_item(TableName=self.control_table, Key={c.CONTROL_TABLE_KEY: {"S": COUNTER_KEY}},
