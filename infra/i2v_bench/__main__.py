@@ -4,6 +4,7 @@
     python -m i2v_bench --quick               # smoke run: smaller everything, written to bench-results/quick/
     python -m i2v_bench --only polling,store  # some sections; the others are kept from results.json
     python -m i2v_bench --quick --only backlog
+    python -m i2v_bench --only backlog,long_queue  # the backlog simulation and the local long-queue runs
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("polling", "store", "cold_start", "throughput", "backlog")
+SECTIONS = ("polling", "store", "cold_start", "throughput", "backlog", "long_queue")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "bench-results"
 
@@ -61,6 +62,10 @@ def run_section(name: str, quick: bool, polling_meta: dict, results: dict[str, A
 
         adaptive = next((r for r in results.get("polling") or [] if r.get("strategy") == "adaptive"), None)
         value = backlog.run(quick=quick, adaptive=adaptive, progress=_log)["rows"]
+    elif name == "long_queue":
+        from i2v_bench import long_queue
+
+        value = long_queue.run(quick=quick, progress=_log)
     else:
         from i2v_bench import throughput
 

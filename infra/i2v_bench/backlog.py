@@ -24,12 +24,26 @@ Designs (both on the same building blocks, caps 10 in flight and 20 submissions 
   delay rule (retry_after x 1-1.5 jitter; 60-90 s while every slot is taken). Batches of 10, two
   concurrent invocations, as the old stack had.
 
+A variant of the parked design, ``parked-batch``: the same jobs arrive as ONE batch file (a CSV of
+``BATCH_ROWS`` rows, each naming its image, already in the bucket under a ``_`` folder, and its mode)
+instead of as many image uploads. Its one S3 event goes through the real intake step, whose
+``take_batch`` reads the file, opens its ledger, claims the images and fans the rows out in chunks of
+``constants.BATCH_CHUNK_ROWS`` back onto the Uploads queue; each chunk is taken by ``take_rows`` (every row
+a job, parked) and the dispatcher starts them; each row's end counts in the ledger (``close_row``, as the
+store step does), and the last one sends the batch's ``i2v.batch/v1`` summary. Upload order is the rows'
+order; every row has the file's upload time.
+
 Service time (how long an invocation runs, which prices Lambda and limits the two pollers): each AWS
 request a fake counts moves the clock by an assumed in-Lambda latency (``LATENCY_S``: network + SDK),
 the provider's create-task call by ``PROVIDER_SUBMIT_S``, every record by ``RECORD_CPU_S``; the Lambda
 service's own SQS requests (ReceiveMessage, DeleteMessageBatch per batch) and the S3 event's
 SendMessage are counted but take no function time. Invocations run one at a time in the loop, each
-from its own start time; the two pollers of a queue are modelled by their busy-until times.
+from its own start time; the two pollers of a queue are modelled by their busy-until times. The intake
+handler's time budget holds as in ``i2v.handlers.intake``: a record is taken only while
+``INTAKE_RECORD_BUDGET_S`` of the function's ``INTAKE_TIMEOUT_S`` are left, the others fail and come back
+after the queue's visibility timeout. A record that runs past the function's timeout is not cut short
+(nothing else does; the batch file's record does at 10,000 rows): ``batch.batch_file_intake_s`` says how
+long it ran.
 
 The baseline's real code would take hours beyond 1,000 uploads (every waiting upload wakes again and
 again), so its 10,000 and 100,000 rows come from ``DeferModel``, calibrated on the real-code runs and
@@ -46,8 +60,7 @@ import random
 import time
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -55,8 +68,9 @@ from urllib.parse import unquote
 
 from i2v import constants as c
 from i2v.backlog import LANES
+from i2v.batch import close_row
 from i2v.capacity import Capacity
-from i2v.clock import iso
+from i2v.clock import iso, parse_iso
 from i2v.contracts.job import Job, Source
 from i2v.contracts.state import Task, WorkflowState
 from i2v.contracts.status import JobStatus
@@ -67,16 +81,21 @@ from i2v.polling import DEFAULT_POLICY, scaled
 from i2v.provider.models import SubmitRequest
 from i2v.settings import Capacity as CapacitySettings
 from i2v.settings import DispatchSettings, IntakeSettings
+from i2v.steps.batch import Chunk, take_batch, take_rows
 from i2v.steps.dispatch import DispatchDeps, Dispatcher
 from i2v.steps.intake import IntakeDeps, Outcome, Upload, take
-from i2v_bench import costs, polling
+from i2v_bench import costs, jobmodel
 from i2v_bench.stats import mean, percentile
+from i2v_bench.workflow import quiet_observability
 from i2v_local.memory import (
     MemoryBacklog,
     MemoryBucket,
     MemoryClaims,
     MemoryContents,
     MemoryJobs,
+    MemoryLedger,
+    MemoryNotifier,
+    MemoryRows,
     MemorySpend,
     MemoryWaker,
     MemoryWorkflow,
@@ -89,6 +108,11 @@ QUICK_SIZES = (100, 1_000)
 REAL_DEFER_MAX = 1_000  # beyond this the baseline is modelled
 QUICK_REAL_DEFER_MAX = 100
 DESIGNS = ("defer", "parked")
+# The parked design fed by ONE batch file of ``BATCH_ROWS`` rows (one per image) instead of as many image uploads.
+BATCH_DESIGN = "parked-batch"
+ALL_DESIGNS = (*DESIGNS, BATCH_DESIGN)
+BATCH_ROWS = 10_000
+QUICK_BATCH_ROWS = 1_000
 SEED = 20261126
 MAX_IN_FLIGHT = c.DEFAULT_MAX_IN_FLIGHT
 PER_MINUTE = c.DEFAULT_SUBMITS_PER_MINUTE
@@ -98,6 +122,8 @@ UPLOAD_SPACING_S = 0.001  # S3 event times have millisecond resolution
 STORE_SECONDS = 2.0  # the store step's copy and notification, before it gives the slot back
 BUCKET = "media"
 FOLDER = "uploads/catalogue/"
+BATCH_KEY = f"{FOLDER}catalogue.csv"  # the batch file: one row per image, `image` relative to its folder
+BATCH_IMAGES = "_images/"  # its images, already in the bucket: a `_` folder holds no jobs of its own
 
 # --- service time: assumed latency of each request from inside a Lambda function (network + SDK) -----
 LATENCY_S: dict[str, float] = {
@@ -118,6 +144,11 @@ WAKE_BATCHING_WINDOW_S = 1.0
 DISPATCH_TIMEOUT_S = float(c.FUNCTION_TIMEOUT_SECONDS[c.FN_DISPATCH])
 SCHEDULE_S = float(c.DISPATCH_SCHEDULE_SECONDS)
 SQS_MAX_DELAY_S = 900
+INTAKE_TIMEOUT_S = float(c.FUNCTION_TIMEOUT_SECONDS[c.FN_INTAKE])
+# i2v.handlers.intake: a record is taken only while this much of the function's time is left, else it fails
+# (a batch item failure) and the Uploads queue delivers it again after its visibility timeout
+INTAKE_RECORD_BUDGET_S = min(float(c.INTAKE_RECORD_BUDGET_SECONDS), INTAKE_TIMEOUT_S / 2)
+UPLOADS_VISIBILITY_S = INTAKE_TIMEOUT_S * c.VISIBILITY_TIMEOUT_FACTOR
 
 # --- the old submit step's rules (git 6d760af:functions/i2v/steps/submit.py) ---------------------------
 OLD_JITTER = 0.5  # delay = retry_after x (1 + random x 0.5)
@@ -146,16 +177,32 @@ class SimJob:
         return self.provider_s + self.lag_s + STORE_SECONDS
 
 
-def population(count: int, seed: int = polling.SEED) -> list[SimJob]:
+def population(count: int, seed: int = jobmodel.SEED) -> list[SimJob]:
     """The first ``count`` jobs of the polling benchmark's model (so every size shares its first jobs)."""
     out = []
-    for job in polling.make_jobs(count, seed):
-        lag, polls = polling.run_job(job, DEFAULT_POLICY, seed)
+    for job in jobmodel.make_jobs(count, seed):
+        lag, polls = jobmodel.run_job(job, DEFAULT_POLICY, seed)
         key = f"{FOLDER}item-{job.index:06d}.png"
         version = f"v{job.index + 1}"  # MemoryBucket numbers versions in put order
         out.append(SimJob(job.index, key, version, keys.job_id_for(BUCKET, key, version),
                           EPOCH + job.index * UPLOAD_SPACING_S, job.mode, job.done_at, lag, polls))
     return out
+
+
+def batch_rows_of(jobs: list[SimJob]) -> list[SimJob]:
+    """The same jobs as the rows of one batch file: row ``i + 1`` names job ``i``'s image (already in the
+    bucket, versions v1..vN), and the file lands after them (version vN+1) at the drop's first instant,
+    so every row's job has the row's job id and the file's upload time."""
+    version = f"v{len(jobs) + 1}"
+    return [dataclasses.replace(job, key=f"{FOLDER}{BATCH_IMAGES}item-{job.index:06d}.png",
+                                job_id=keys.job_id_for(BUCKET, f"{BATCH_KEY}#row{job.index + 1}", version),
+                                uploaded_at=EPOCH) for job in jobs]
+
+
+def batch_file(jobs: list[SimJob]) -> bytes:
+    """The CSV: a header row, then one row per job naming its image and its mode."""
+    lines = ["image,mode"] + [f"{BATCH_IMAGES}item-{job.index:06d}.png,{job.mode}" for job in jobs]
+    return ("\n".join(lines) + "\n").encode()
 
 
 @cache
@@ -315,6 +362,18 @@ class SimWaker(MemoryWaker):
         self.sim.wake_queue.send(self.sim.clock.now + delay, None)
 
 
+class SimRows(MemoryRows):
+    """The Uploads queue as the batch file's chunks of rows are put back on it (``take_batch``'s ``send``)."""
+
+    def __init__(self, meter: TimedMeter, sim: Simulation) -> None:
+        super().__init__(meter)
+        self.sim = sim
+
+    def send(self, message: dict[str, Any]) -> None:
+        super().send(message)
+        self.sim.uploads_queue.send(self.sim.clock.now, None, body=self.sent.pop())
+
+
 class SimProvider:
     """The provider's create-task call: takes PROVIDER_SUBMIT_S, starts the job's task, schedules its end."""
 
@@ -339,9 +398,11 @@ class SimProvider:
 class Message:
     visible_at: float
     seq: int
-    index: int | None = field(compare=False)  # the upload (None: a wake)
+    index: int | None = field(compare=False)  # the upload (None: a wake, the batch file or a chunk of its rows)
     sent_at: float = field(compare=False, default=0.0)
     delay: float = field(compare=False, default=0.0)
+    body: Upload | dict[str, Any] | None = field(compare=False, default=None)  # the batch file's event, a chunk
+    receives: int = field(compare=False, default=0)
 
 
 class SimQueue:
@@ -356,9 +417,17 @@ class SimQueue:
         self.pending: float | None = None
         self.sent = 0
 
-    def send(self, visible_at: float, index: int | None, delay: float = 0.0) -> None:
+    def send(self, visible_at: float, index: int | None, delay: float = 0.0,
+             body: Upload | dict[str, Any] | None = None) -> None:
         self.sent += 1
-        heapq.heappush(self.messages, Message(visible_at, self.sent, index, self.sim.clock.now, delay))
+        heapq.heappush(self.messages, Message(visible_at, self.sent, index, self.sim.clock.now, delay, body))
+        self._kick()
+
+    def back(self, message: Message, visible_at: float) -> None:
+        """A record the function did not take (a batch item failure): the queue delivers it again when its
+        visibility timeout ends."""
+        self.sent += 1
+        heapq.heappush(self.messages, dataclasses.replace(message, visible_at=visible_at, seq=self.sent))
         self._kick()
 
     def _kick(self) -> None:
@@ -378,7 +447,9 @@ class SimQueue:
                 continue
             batch: list[Message] = []
             while self.messages and self.messages[0].visible_at <= t and len(batch) < self.batch:
-                batch.append(heapq.heappop(self.messages))
+                message = heapq.heappop(self.messages)
+                message.receives += 1
+                batch.append(message)
             self.sim.esm_requests()
             self.busy_until[p] = self.handler(batch, t)
         self._kick()
@@ -389,14 +460,14 @@ class Simulation:
 
     def __init__(self, design: str, jobs: list[SimJob], *, cap: int = MAX_IN_FLIGHT, per_minute: int = PER_MINUTE,
                  seed: int = SEED) -> None:
-        if design not in DESIGNS:
+        if design not in ALL_DESIGNS:
             raise ValueError(f"unknown design {design!r}")
         self.design, self.jobs, self.cap = design, jobs, cap
         self.clock = SimClock()
         self.track = design == "defer"  # attribute requests to the outcome of each delivery
         self.tally: Counter[str] = Counter()  # requests of the record being processed ("meter|operation")
         self.meters = {name: TimedMeter(name, self) for name in ("s3", "jobs", "control", "idempotency", "sqs",
-                                                                 "stepfunctions")}
+                                                                 "stepfunctions", "sns")}
         self.bucket = MemoryBucket(BUCKET, self.meters["s3"])
         self.jobs_table = MemoryJobs(self.meters["jobs"])
         self.backlog = MemoryBacklog(self.jobs_table)
@@ -422,7 +493,16 @@ class Simulation:
         self.batches: Counter[str] = Counter()  # batches and records per queue
         for job in jobs:
             self.bucket.put(job.key, image_bytes(job.index), {"mode": job.mode}, "image/png")
-        uploads_handler = self._intake_batch if design == "parked" else self._submit_batch
+        self.batch_version = self.bucket.put(BATCH_KEY, batch_file(jobs), None, "text/csv") \
+            if design == BATCH_DESIGN else None
+        self.ledger = MemoryLedger(self.meters["control"])  # a batch's ledger: the control table
+        self.notifier = MemoryNotifier(self.meters["sns"])  # the batch summary's SNS message and event
+        self.rows = SimRows(self.meters["sqs"], self)
+        self.summaries: list[tuple[float, dict[str, Any]]] = []  # (when, the i2v.batch/v1 document)
+        self.intake_runs: list[tuple[int, int, float]] = []  # (messages, rows, seconds) of each intake invocation
+        self.batch_file_s = 0.0  # function time of taking the batch file itself (read, ledger, claims, fan-out)
+        self.budget_returns = 0  # records the intake handler left for a later delivery (its time budget)
+        uploads_handler = self._submit_batch if design == "defer" else self._intake_batch
         self.uploads_queue = SimQueue(self, "uploads", BATCH_SIZE, 0.0, POLLERS, uploads_handler)
         self.wake_queue = SimQueue(self, "wake", BATCH_SIZE, WAKE_BATCHING_WINDOW_S, POLLERS, self._dispatch_batch)
         self.waker = SimWaker(self.meters["sqs"], self)
@@ -432,6 +512,7 @@ class Simulation:
                                  bucket=self.bucket, jobs=self.jobs_table, backlog=self.backlog,
                                  workflow=self.workflow, claims=MemoryClaims(self.meters["control"]),
                                  clock=self.clock)
+        self.intake.on_batch = lambda job, redrive: take_batch(job, redrive, self.intake, self.ledger, self.rows.send)
         self.dispatch_settings = DispatchSettings(bucket=BUCKET, jobs_table="jobs", control_table="control",
                                                   idempotency_table="idempotency", state_machine_arn="sm",
                                                   wake_queue_url="wake", capacity=s)
@@ -448,10 +529,16 @@ class Simulation:
         heapq.heappush(self.events, (t, self.seq, kind, arg))
 
     def run(self, max_events: int = 50_000_000) -> None:
-        for job in self.jobs:  # S3 sends each upload's event to the Uploads queue
+        if self.design == BATCH_DESIGN:  # one event: the batch file's
             self.meters["sqs"].counts["sqs.SendMessage"] += 1
-            self.uploads_queue.send(job.uploaded_at, job.index)
-        if self.design == "parked":
+            self.uploads_queue.send(EPOCH, None, body=Upload(event_name="ObjectCreated:Put", bucket=BUCKET,
+                                                             key=BATCH_KEY, version_id=self.batch_version,
+                                                             etag=None, event_time=iso(EPOCH)))
+        else:
+            for job in self.jobs:  # S3 sends each upload's event to the Uploads queue
+                self.meters["sqs"].counts["sqs.SendMessage"] += 1
+                self.uploads_queue.send(job.uploaded_at, job.index)
+        if self.design != "defer":
             self.at(EPOCH + SCHEDULE_S, self.SCHEDULE, None)
         with quiet_observability(self):
             for _ in range(max_events):
@@ -488,12 +575,28 @@ class Simulation:
 
     # -- parked --------------------------------------------------------------------------------------
     def _intake_batch(self, batch: list[Message], start: float) -> float:
-        def body(_start: float) -> None:  # i2v.handlers.intake.handler around the real step
+        rows = 0
+
+        def body(_start: float) -> None:  # i2v.handlers.intake.handler around the real steps
+            nonlocal rows
             outcomes: Counter[Outcome] = Counter()
             for message in batch:
-                assert message.index is not None
+                if INTAKE_TIMEOUT_S - (self.clock.now - start) < INTAKE_RECORD_BUDGET_S:
+                    self._not_taken(message, start)
+                    continue
                 self.clock.now += RECORD_CPU_S
-                outcomes[take(self.upload(message.index), self.intake)] += 1
+                if isinstance(message.body, Upload):  # the batch file: read, ledger, claims, rows fanned out
+                    began = self.clock.now
+                    outcomes[take(message.body, self.intake)] += 1
+                    self.batch_file_s += self.clock.now - began
+                elif message.body is not None:  # a chunk of its rows: each row becomes a job
+                    chunk = Chunk.from_message(message.body)
+                    self.clock.now += RECORD_CPU_S * (len(chunk.rows) - 1)
+                    rows += len(chunk.rows)
+                    outcomes.update(take_rows(chunk, self.intake))
+                else:
+                    assert message.index is not None
+                    outcomes[take(self.upload(message.index), self.intake)] += 1
             if outcomes[Outcome.PARKED]:
                 self.waker.wake("parked")
             if outcomes[Outcome.HELD]:  # images waiting out their grace period: look again when it ends
@@ -501,7 +604,17 @@ class Simulation:
 
         self.batches["uploads"] += 1
         self.batches["uploads.records"] += len(batch)
-        return self._invoke("intake", start, body)
+        end = self._invoke("intake", start, body)
+        self.intake_runs.append((len(batch), rows, end - start))
+        return end
+
+    def _not_taken(self, message: Message, received: float) -> None:
+        """The intake handler's time budget ran short before this record: it fails and comes back."""
+        self.budget_returns += 1
+        if message.receives >= c.MAX_RECEIVE_COUNT:  # the redrive policy moves it to the dead-letter queue
+            raise RuntimeError(f"{self.design}: a message went to the dead-letter queue after "
+                               f"{message.receives} receives")
+        self.uploads_queue.back(message, received + UPLOADS_VISIBILITY_S)
 
     def _dispatch_batch(self, batch: list[Message], start: float) -> float:
         self.batches["wake"] += 1
@@ -520,8 +633,15 @@ class Simulation:
     def _end(self, index: int, t: float) -> None:
         job = self.jobs[index]
         self.clock.now = t
-        if self.capacity.release(job.job_id) and self.design == "parked":
+        if self.capacity.release(job.job_id) and self.design != "defer":
             self.waker.wake("slot")  # the store step wakes the dispatcher when it freed a slot
+        if self.design == BATCH_DESIGN:  # after its notification, the store step counts the row in its ledger
+            record = self.jobs_table.items[job.job_id]
+            note = {"job_id": job.job_id, "status": "SUCCEEDED", "batch": record["batch"],
+                    "cost": {"estimated_usd": record.get("price_usd")}}
+            done = close_row(note, self.ledger, self.bucket, self.notifier.publish, t)
+            if done is not None:
+                self.summaries.append((t, done))
         self.workflow.finish(keys.execution_name(job.job_id))
         self.ended += 1
 
@@ -556,31 +676,6 @@ class Simulation:
             for operation, n in meter.counts.items():
                 out[f"{name}|{operation}"] += n
         return out
-
-
-@contextmanager
-def quiet_observability(sim: Simulation | None = None) -> Iterator[None]:
-    """Powertools' logger and metrics counted (on ``sim``), not written (a run logs millions of lines)."""
-    from i2v.observability import logger, metrics
-
-    def line(*_args: Any, **_kwargs: Any) -> None:
-        if sim is not None:
-            sim.log_lines += 1
-
-    def nothing(*_args: Any, **_kwargs: Any) -> None:
-        return None
-
-    patched = {"info": line, "warning": line, "error": line, "exception": line, "debug": nothing,
-               "append_keys": nothing}
-    for name, fn in patched.items():
-        setattr(logger, name, fn)
-    metrics.add_metric = nothing  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        for name in patched:
-            delattr(logger, name)
-        del metrics.add_metric
 
 
 # ==== today's design, rebuilt on the new building blocks ===============================================
@@ -657,60 +752,6 @@ class DeferSubmitter:
         sim.uploads_queue.send(sim.clock.now + delay, message.index, float(delay))
 
 
-# ==== the workflow's part: the same in both designs =======================================================
-VIDEO_PUT_REQUESTS = 4  # a 5-25 MB video: CreateMultipartUpload + 2 x UploadPart (8 MiB) + Complete
-
-
-@cache
-def workflow_requests() -> dict[str, dict[str, float]]:
-    """The AWS requests of the workflow's steps, measured on the in-memory adapters: ``per_poll`` (the real
-    status step polling one job to its end) and ``per_job`` (the real store step finishing it; the slot it
-    gives back and the wake are counted by the simulation instead). Keyed ``meter|operation``."""
-    from i2v.contents import PENDING
-    from i2v.steps.check_status import StatusDeps, check_status
-    from i2v.steps.store import StoreDeps, store
-    from i2v_local.memory import MemoryNotifier, MemoryOutputNames
-
-    clock = SimClock()
-    meters = {name: Meter() for name in ("s3", "jobs", "control", "sns", "events")}
-    jobs_table = MemoryJobs(meters["jobs"])
-    model_job = polling.make_jobs(1)[0]
-    job = polling._pipeline_job(model_job)
-    job.content_key, job.uploaded_at, job.price_usd = "content-1", iso(EPOCH), 0.14
-    job.request = {"mode": model_job.mode, "duration": 5, "prompt": "p"}
-    sim_clock = polling.SimClock()
-    state = WorkflowState.started(job, Task("task-1", iso(polling.EPOCH)), deadline_at=polling.EPOCH + 1800,
-                                  first_wait=scaled(DEFAULT_POLICY.first_wait(model_job.mode), 1.0))
-    status = StatusDeps(client=polling.FakeProvider(model_job, sim_clock, polling.SEED), jobs=jobs_table,
-                        clock=sim_clock)
-    contents = MemoryContents(meters["control"])
-    with quiet_observability():
-        while True:
-            sim_clock.t += state.poll.wait_seconds
-            state = check_status(state, status)
-            if state.poll.state != "WAITING":
-                break
-        polls = state.poll.polls
-        per_poll = {f"jobs|{op}": n / polls for op, n in meters["jobs"].counts.items()}
-        meters["jobs"].counts.clear()
-        contents.items["content-1"] = contents._origin("content-1", job.job_id, PENDING, EPOCH + 3600)
-        meters["control"].counts.clear()
-
-        def copy(_url: str, upload: Callable[[Any], None]) -> int:
-            upload(io.BytesIO(b"\0" * 1000))
-            return 1000
-
-        store(state, StoreDeps(bucket=MemoryBucket(BUCKET, meters["s3"]), notifier=MemoryNotifier(meters["sns"]),
-                               jobs=jobs_table, release_slot=lambda _job_id: False, copy_video=copy,
-                               names=MemoryOutputNames(meters["control"]), contents=contents, clock=clock))
-    meters["events"].counts.update({op: n for op, n in meters["sns"].counts.items() if op.startswith("events.")})
-    for op in [op for op in meters["sns"].counts if op.startswith("events.")]:
-        del meters["sns"].counts[op]
-    per_job = {f"{name}|{op}": float(n) for name, meter in meters.items() for op, n in meter.counts.items()}
-    per_job["s3|s3.PutObject"] += VIDEO_PUT_REQUESTS - 1  # the fake stores the video in one request
-    return {"per_poll": per_poll, "per_job": per_job}
-
-
 # ==== figures of one run =================================================================================
 def _per_video(counts: Mapping[str, float], n: int) -> dict[str, float]:
     return {k: v / n for k, v in counts.items()}
@@ -780,9 +821,32 @@ def summarise(sim: Simulation, workflow: Mapping[str, float], wall: float) -> di
         **order_stats(sim.start_order),
         "provider_in_flight_mean": round(mean_in_flight, 2), "provider_in_flight_peak": peak,
         "sim_wall_s": round(wall, 1),
+        **({"batch": batch_figures(sim)} if sim.design == BATCH_DESIGN else {}),
         # by upload position, for the plot (not in results.json)
         "_waits": waits if n <= 10_000 else None,
         "_ideal_waits": [ideal[j.index] - j.uploaded_at for j in jobs] if n <= 10_000 else None,
+    }
+
+
+def batch_figures(sim: Simulation) -> dict[str, Any]:
+    """What a batch file's run adds: its one summary and when it came, and how long intake took it."""
+    n = len(sim.jobs)
+    if len(sim.summaries) != 1:
+        raise RuntimeError(f"{sim.design}: {len(sim.summaries)} batch summaries for one batch file")
+    sent_at, summary = sim.summaries[0]
+    last_end = max(sim.starts[j.index] + j.hold_s for j in sim.jobs)
+    parked = [parse_iso(item["parked_at"]) for item in sim.jobs_table.items.values() if item.get("parked_at")]
+    rows_runs = [run for run in sim.intake_runs if run[1]]
+    return {
+        "rows": n, "chunk_rows": c.BATCH_CHUNK_ROWS, "chunks": math.ceil(n / c.BATCH_CHUNK_ROWS),
+        "summaries": len(sim.summaries), "summary_schema": summary["schema"], "summary_counts": summary["counts"],
+        "summary_after_s": summary["timings"]["total_seconds"],
+        "summary_after_last_row_end_s": round(sent_at - last_end, 3),
+        "last_row_parked_s": round(max(parked) - EPOCH, 1),
+        "batch_file_intake_s": round(sim.batch_file_s, 1), "intake_timeout_s": INTAKE_TIMEOUT_S,
+        "rows_invocation_max_s": round(max(run[2] for run in rows_runs), 1),
+        "rows_per_invocation_max": max(run[1] for run in rows_runs),
+        "records_left_for_a_later_delivery": sim.budget_returns,
     }
 
 
@@ -991,10 +1055,10 @@ def adaptive_figures() -> dict[str, Any]:
     """The polling section's adaptive polls and transitions per job (its jobs, its seed)."""
     from i2v_bench import asl
 
-    polls = [polling.run_job(j, DEFAULT_POLICY, polling.SEED)[1] for j in polling.make_jobs(polling.JOBS)]
+    polls = [jobmodel.run_job(j, DEFAULT_POLICY, jobmodel.SEED)[1] for j in jobmodel.make_jobs(jobmodel.JOBS)]
     return {"polls_per_job": round(mean(polls), 3),
             "transitions_per_job": round(mean([asl.transitions(p) for p in polls]), 3),
-            "source": f"polling model, adaptive, {polling.JOBS} jobs"}
+            "source": f"polling model, adaptive, {jobmodel.JOBS} jobs"}
 
 
 @cache
@@ -1007,22 +1071,27 @@ def front_per_video(uploads: int = 100) -> dict[str, float]:
 
 
 def run(quick: bool = False, sizes: tuple[int, ...] | None = None, real_defer_max: int | None = None,
-        adaptive: Mapping[str, Any] | None = None, progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """Every size for both designs. ``adaptive``: the polling section's adaptive row (polls, transitions)."""
+        adaptive: Mapping[str, Any] | None = None, progress: Callable[[str], None] = print,
+        batch_rows: int | None = None) -> dict[str, Any]:
+    """Every size for both designs, and the parked design fed by one batch file of ``batch_rows`` rows (0: not
+    run). ``adaptive``: the polling section's adaptive row (polls, transitions)."""
     sizes = sizes or (QUICK_SIZES if quick else SIZES)
     real_max = real_defer_max if real_defer_max is not None else (QUICK_REAL_DEFER_MAX if quick else REAL_DEFER_MAX)
+    batch_rows = (QUICK_BATCH_ROWS if quick else BATCH_ROWS) if batch_rows is None else batch_rows
     workflow, figures = workflow_constant(adaptive)
-    everyone = population(max(sizes))
+    everyone = population(max(*sizes, batch_rows))
     rows: list[dict[str, Any]] = []
     defer_runs: list[Simulation] = []
     real_defer: dict[int, dict[str, Any]] = {}
 
     def one(design: str, size: int) -> tuple[dict[str, Any], Simulation]:
-        sim, wall = simulate(design, everyone[:size])
+        jobs = batch_rows_of(everyone[:size]) if design == BATCH_DESIGN else everyone[:size]
+        sim, wall = simulate(design, jobs)
         row = summarise(sim, workflow, wall)
-        progress(f"  backlog {design:<6} {size:>7} uploads: {row['requests_per_video']:8.1f} requests/video, "
+        progress(f"  backlog {design:<12} {size:>7} uploads: {row['requests_per_video']:8.1f} requests/video, "
                  f"${row['usd_per_video']:.5f}/video, wait max {row['wait_max_s'] / 3600:6.1f} h "
-                 f"(ideal {row['ideal_drain_s'] / 3600:.1f} h), {wall:.1f} s")
+                 f"(ideal {row['ideal_drain_s'] / 3600:.1f} h), in order {row['in_order_fraction']:.0%}, "
+                 f"{wall:.1f} s")
         return row, sim
 
     # The largest parked run takes longest: on a second core while the others run (results do not depend on it).
@@ -1038,6 +1107,8 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None, real_defer_ma
                 defer_runs.append(sim)
                 real_defer[size] = row
             del sim
+    if batch_rows:
+        rows.append(one(BATCH_DESIGN, batch_rows)[0])
     if side:
         rows.append(side.result())
     model = DeferModel.calibrate(defer_runs)
@@ -1053,15 +1124,15 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None, real_defer_ma
             row["if_pollers_kept_up"] = {k: unbounded[k] for k in ("requests_per_video", "usd_per_video",
                                                                    "deliveries_per_video")}
             rows.append(row)
-            progress(f"  backlog defer  {size:>7} uploads (modelled): {row['requests_per_video']:8.1f} requests/video, "
+            progress(f"  backlog defer        {size:>7} uploads (modelled): {row['requests_per_video']:8.1f} requests/video, "
                      f"${row['usd_per_video']:.5f}/video, wait max {row['wait_max_s'] / 3600:6.1f} h")
     workflow_row = {"polls_per_job": figures["polls_per_job"], "transitions_per_job": figures["transitions_per_job"],
                     "usd": round(sum(workflow.values()), 8)}
     for row in rows:
         row["workflow_per_video"] = workflow_row
-    rows.sort(key=lambda r: (r["uploads"], DESIGNS.index(r["design"])))
+    rows.sort(key=lambda r: (r["uploads"], ALL_DESIGNS.index(r["design"])))
     return {"rows": rows, "meta": {
-        "sizes": list(sizes), "real_defer_max": real_max, "caps": {"max_in_flight": MAX_IN_FLIGHT,
+        "sizes": list(sizes), "batch_rows": batch_rows, "real_defer_max": real_max, "caps": {"max_in_flight": MAX_IN_FLIGHT,
                                                                    "submits_per_minute": PER_MINUTE},
         "workflow_per_video": {"usd_by_service": {k: round(v, 8) for k, v in workflow.items()}, **figures},
         "model": model.describe(), "model_check": {"uploads": check_size, "model": check, "error": error},

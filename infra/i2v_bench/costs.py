@@ -12,7 +12,7 @@ A video's AWS cost has two parts:
   (``requests_usd``, ``lambda_usd``, ``logs_usd``);
 - the workflow: polls, state transitions and the store step, the same whatever the front does
   (``workflow_usd``); its requests per poll and per job are measured on the real status and store steps
-  (``backlog.workflow_requests``), the number of polls and transitions comes from the polling benchmark.
+  (``workflow.workflow_requests``), the number of polls and transitions comes from the polling benchmark.
 
 The provider's own charge (about $0.13 to $0.95 a video) is not an AWS cost and is left out.
 """
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from i2v_bench import asl
+from i2v_bench.workflow import workflow_requests
 from i2v_infra.config import DEFAULT_LAMBDA_MEMORY_MB
 
 # --- published prices, us-east-1, recorded 2026-11-25 ---------------------------------------------
@@ -146,9 +147,7 @@ def logs_usd(log_bytes: float) -> float:
 def workflow_usd(polls: float, transitions: float | None = None) -> dict[str, float]:
     """$ by service of one job's workflow: ``polls`` status checks (may be an average), its state
     transitions (from the ASL when not given) and the store step, without the slot it gives back. The
-    requests per poll and per job are measured on the real steps (``backlog.workflow_requests``)."""
-    from i2v_bench.backlog import workflow_requests
-
+    requests per poll and per job are measured on the real steps (``workflow.workflow_requests``)."""
     if transitions is None:
         cycle = asl.cycle()
         transitions = cycle["per_job_count"] + cycle["per_poll_count"] * polls
@@ -164,13 +163,10 @@ def workflow_usd(polls: float, transitions: float | None = None) -> dict[str, fl
     return out
 
 
-def job_cost(polls: float, transitions: float | None = None, front: Mapping[str, float] | None = None) -> JobCost:
+def job_cost(polls: float, transitions: float | None, front: Mapping[str, float]) -> JobCost:
     """The AWS cost of one successful job polled ``polls`` times: its workflow, and the front (intake and
-    dispatch) as the backlog benchmark measures it for the parked design at 100 uploads unless given."""
-    if front is None:
-        from i2v_bench import backlog
-
-        front = backlog.front_per_video()
+    dispatch, $ by service per video; the polling section passes the backlog benchmark's parked design at
+    100 uploads, ``backlog.front_per_video``)."""
     usd = workflow_usd(polls, transitions)
     for service, value in front.items():
         usd[service] = usd.get(service, 0.0) + value
@@ -182,7 +178,7 @@ def assumptions() -> dict[str, Any]:
     return {
         "prices_recorded": "2026-11-25", "region": "us-east-1",
         "lambda_memory_mb": LAMBDA_MEMORY_MB, "workflow_lambda_billed_seconds": WORKFLOW_LAMBDA_SECONDS,
-        "workflow_requests": "measured on the real status and store steps (backlog.workflow_requests)",
+        "workflow_requests": "measured on the real status and store steps (workflow.workflow_requests)",
         "dynamodb_units": {t: {op: f"{units:g} {kind}" for op, (kind, units) in ops.items()}
                            for t, ops in DDB_UNITS.items()},
         "log_bytes": {"per_invocation": LOG_BYTES_PER_INVOCATION, "per_line": LOG_BYTES_PER_LINE,
