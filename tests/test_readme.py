@@ -129,3 +129,15 @@ def test_every_error_code_is_in_the_readmes_error_table():
 
 def test_the_readme_says_what_a_dead_letter_job_looks_like():
     assert "`DEAD_LETTER`" in _error_table()
+
+
+def test_the_guarantees_give_a_batch_files_steps_as_the_code_takes_them():
+    from i2v import constants as c
+
+    text = " ".join((ROOT / "docs" / "guarantees.md").read_text(encoding="utf-8").split())
+    words = {5: "five", 10: "ten", 20: "twenty", 25: "twenty-five", 50: "fifty"}
+    assert f"then, {words[c.BATCH_CHUNK_ROWS]} rows at a time," in text
+    assert f"puts the {words[c.BATCH_CHUNK_ROWS]} rows back" in text
+    assert f"No step takes longer than {c.BATCH_STEP_SECONDS} s" in text
+    assert f"fit the intake function's {c.FUNCTION_TIMEOUT_SECONDS[c.FN_INTAKE]} s" in text
+    assert f"{c.MAX_BATCH_ROWS:,} rows" in text

@@ -12,14 +12,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from i2v import constants as c
+from i2v.contracts.job import BatchRef
 from i2v.contracts.status import JobStatus, Priority
 
 LANES = tuple(sorted(Priority, key=lambda p: p.rank))  # the order dispatchers read them in
 
 
-def order_key(uploaded_at: str, job_id: str) -> str:
-    """Sorts by upload time (ISO-8601 UTC sorts as text), ties broken by job id."""
-    return f"{uploaded_at}#{job_id}"
+_ROW_DIGITS = len(str(c.MAX_BATCH_ROWS))
+
+
+def order_key(uploaded_at: str, job_id: str, batch: BatchRef | None = None) -> str:
+    """Sorts by upload time (ISO-8601 UTC sorts as text), ties broken by job id; the rows of one batch file
+    (which share its upload time) by row number, so a file's rows start in the order it lists them."""
+    tie = f"{batch.batch_id}.{batch.row:0{_ROW_DIGITS}d}" if batch else job_id
+    return f"{uploaded_at}#{tie}"
 
 
 @dataclass(frozen=True)

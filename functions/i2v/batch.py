@@ -32,8 +32,13 @@ class RowEnd:
 
 class Ledger(Protocol):
     def open(self, batch_id: str, *, total: int, source: Mapping[str, Any], summary_key: str,
-             uploaded_at: str) -> bool:
-        """Start a batch's ledger; False when it exists already (a duplicate event)."""
+             uploaded_at: str) -> int:
+        """Start a batch's ledger, or find it started (a redelivered or resumed event): how many of its
+        rows are fanned out already (``total`` once all are)."""
+        ...
+
+    def fanned_out(self, batch_id: str, rows: int) -> None:
+        """The first ``rows`` rows are claimed and on their way: a resumed fan-out starts after them."""
         ...
 
     def record(self, end: RowEnd) -> dict[str, Any] | None:

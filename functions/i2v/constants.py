@@ -122,7 +122,7 @@ JOB_FILE_SUFFIX = ".json"
 BATCH_SUFFIXES = (".csv", ".jsonl")  # one job per row
 MAX_BATCH_BYTES = 16 * 1024 * 1024
 MAX_BATCH_ROWS = 100_000
-BATCH_CHUNK_ROWS = 25  # rows per message when a batch fans out (each row is a few S3 and DynamoDB requests)
+BATCH_CHUNK_ROWS = 10  # rows per message when a batch fans out (each row is a few S3 and DynamoDB requests)
 BATCH_SCHEMA = "i2v.batch/v1"
 SUMMARY_SUFFIX = ".summary.json"
 DEFAULTS_FILE_NAME = "_defaults.json"
@@ -155,6 +155,9 @@ FUNCTION_TIMEOUT_SECONDS = {
 }
 # Stop taking a new record / job when less than this is left: one more never outlives the function.
 INTAKE_RECORD_BUDGET_SECONDS = 6 * AWS_CALL_SECONDS // 2
+# A batch file's fan-out, or a chunk of its rows, stops after this long and puts what is left back on the
+# upload queue as a message of its own: a file of any size is taken in steps that fit the record budget.
+BATCH_STEP_SECONDS = INTAKE_RECORD_BUDGET_SECONDS // 2
 DISPATCH_JOB_BUDGET_SECONDS = PROVIDER_CALL_SECONDS + 3 * AWS_CALL_SECONDS
 # Lambda's guidance for SQS event sources: visibility timeout at least six times the function's timeout.
 VISIBILITY_TIMEOUT_FACTOR = 6

@@ -60,7 +60,6 @@ def intake_deps() -> IntakeDeps:
     from i2v.aws.faults import is_transient
     from i2v.aws.jobs_table import JobsTable
     from i2v.aws.s3 import S3Bucket
-    from i2v.aws.waker import RowSender
     from i2v.aws.workflow import Workflow
     from i2v.settings import intake_settings
     from i2v.steps.batch import take_batch
@@ -70,9 +69,18 @@ def intake_deps() -> IntakeDeps:
     deps = IntakeDeps(settings=s, bucket=S3Bucket(s.bucket), jobs=JobsTable(s.jobs_table),
                       backlog=DynamoBacklog(s.jobs_table, s.control_table), workflow=Workflow(s.state_machine_arn),
                       claims=DynamoClaims(s.control_table), is_transient=is_transient)
-    ledger, rows = DynamoLedger(s.control_table), RowSender(s.uploads_queue_url)
-    deps.on_batch = lambda job, redrive: take_batch(job, redrive, deps, ledger, rows.send)
+    ledger = DynamoLedger(s.control_table)
+    deps.on_batch = lambda job, redrive: take_batch(job, redrive, deps, ledger, intake_requeue())
     return deps
+
+
+@cache
+def intake_requeue() -> Callable[[dict[str, Any]], None]:
+    """Put a message (a batch's chunk of rows, or its fan-out to resume) back on the intake's own queue."""
+    from i2v.aws.waker import RowSender
+    from i2v.settings import intake_settings
+
+    return RowSender(intake_settings().uploads_queue_url).send
 
 
 @cache

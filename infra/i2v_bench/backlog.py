@@ -28,8 +28,9 @@ A variant of the parked design, ``parked-batch``: the same jobs arrive as ONE ba
 ``BATCH_ROWS`` rows, each naming its image, already in the bucket under a ``_`` folder, and its mode)
 instead of as many image uploads. Its one S3 event goes through the real intake step, whose
 ``take_batch`` reads the file, opens its ledger, claims the images and fans the rows out in chunks of
-``constants.BATCH_CHUNK_ROWS`` back onto the Uploads queue; each chunk is taken by ``take_rows`` (every row
-a job, parked) and the dispatcher starts them; each row's end counts in the ledger (``close_row``, as the
+``constants.BATCH_CHUNK_ROWS`` back onto the Uploads queue, ``constants.BATCH_STEP_SECONDS`` at a time (then it
+sends itself a resume message); each chunk is taken by ``take_rows`` (every row a job, parked; rows left when
+its step's time is up go back as a chunk of their own) and the dispatcher starts them; each row's end counts in the ledger (``close_row``, as the
 store step does), and the last one sends the batch's ``i2v.batch/v1`` summary. Upload order is the rows'
 order; every row has the file's upload time.
 
@@ -81,7 +82,7 @@ from i2v.polling import DEFAULT_POLICY, scaled
 from i2v.provider.models import SubmitRequest
 from i2v.settings import Capacity as CapacitySettings
 from i2v.settings import DispatchSettings, IntakeSettings
-from i2v.steps.batch import Chunk, take_batch, take_rows
+from i2v.steps.batch import RESUME_KIND, Chunk, resumed_batch, take_batch, take_rows
 from i2v.steps.dispatch import DispatchDeps, Dispatcher
 from i2v.steps.intake import IntakeDeps, Outcome, Upload, take
 from i2v_bench import costs, jobmodel
@@ -501,6 +502,8 @@ class Simulation:
         self.summaries: list[tuple[float, dict[str, Any]]] = []  # (when, the i2v.batch/v1 document)
         self.intake_runs: list[tuple[int, int, float]] = []  # (messages, rows, seconds) of each intake invocation
         self.batch_file_s = 0.0  # function time of taking the batch file itself (read, ledger, claims, fan-out)
+        self.batch_file_steps = 0  # its S3 event, then a resume message per step the fan-out needed
+        self.batch_file_step_max_s = 0.0
         self.budget_returns = 0  # records the intake handler left for a later delivery (its time budget)
         uploads_handler = self._submit_batch if design == "defer" else self._intake_batch
         self.uploads_queue = SimQueue(self, "uploads", BATCH_SIZE, 0.0, POLLERS, uploads_handler)
@@ -588,12 +591,18 @@ class Simulation:
                 if isinstance(message.body, Upload):  # the batch file: read, ledger, claims, rows fanned out
                     began = self.clock.now
                     outcomes[take(message.body, self.intake)] += 1
-                    self.batch_file_s += self.clock.now - began
+                    self._batch_step(began)
+                elif message.body is not None and message.body.get("kind") == RESUME_KIND:  # the fan-out goes on
+                    began = self.clock.now
+                    assert self.intake.on_batch is not None
+                    outcomes[self.intake.on_batch(*resumed_batch(message.body))] += 1
+                    self._batch_step(began)
                 elif message.body is not None:  # a chunk of its rows: each row becomes a job
                     chunk = Chunk.from_message(message.body)
                     self.clock.now += RECORD_CPU_S * (len(chunk.rows) - 1)
-                    rows += len(chunk.rows)
-                    outcomes.update(take_rows(chunk, self.intake))
+                    taken = take_rows(chunk, self.intake, self.rows.send)
+                    rows += len(taken)
+                    outcomes.update(taken)
                 else:
                     assert message.index is not None
                     outcomes[take(self.upload(message.index), self.intake)] += 1
@@ -607,6 +616,12 @@ class Simulation:
         end = self._invoke("intake", start, body)
         self.intake_runs.append((len(batch), rows, end - start))
         return end
+
+    def _batch_step(self, began: float) -> None:
+        """One step of the batch file's fan-out (its S3 event, or a resume message) ended."""
+        self.batch_file_s += self.clock.now - began
+        self.batch_file_steps += 1
+        self.batch_file_step_max_s = max(self.batch_file_step_max_s, self.clock.now - began)
 
     def _not_taken(self, message: Message, received: float) -> None:
         """The intake handler's time budget ran short before this record: it fails and comes back."""
@@ -843,7 +858,8 @@ def batch_figures(sim: Simulation) -> dict[str, Any]:
         "summary_after_s": summary["timings"]["total_seconds"],
         "summary_after_last_row_end_s": round(sent_at - last_end, 3),
         "last_row_parked_s": round(max(parked) - EPOCH, 1),
-        "batch_file_intake_s": round(sim.batch_file_s, 1), "intake_timeout_s": INTAKE_TIMEOUT_S,
+        "batch_file_intake_s": round(sim.batch_file_s, 1), "batch_file_steps": sim.batch_file_steps,
+        "batch_file_step_max_s": round(sim.batch_file_step_max_s, 1), "intake_timeout_s": INTAKE_TIMEOUT_S,
         "rows_invocation_max_s": round(max(run[2] for run in rows_runs), 1),
         "rows_per_invocation_max": max(run[1] for run in rows_runs),
         "records_left_for_a_later_delivery": sim.budget_returns,

@@ -503,14 +503,20 @@ class MemoryLedger:
         self.ledgers: dict[str, dict[str, Any]] = {}
 
     def open(self, batch_id: str, *, total: int, source: Mapping[str, Any], summary_key: str,
-             uploaded_at: str) -> bool:
+             uploaded_at: str) -> int:
         self.meter.add("dynamodb.PutItem")
         if batch_id in self.ledgers:
-            return False
+            self.meter.add("dynamodb.GetItem")
+            return int(self.ledgers[batch_id]["fanned"])
         self.ledgers[batch_id] = {"batch_id": batch_id, "total": total, "ended": 0, "succeeded": 0, "failed": 0,
                                   "cost_usd": 0.0, "codes": {}, "failures": [], "source": dict(source),
-                                  "summary_key": summary_key, "uploaded_at": uploaded_at}
-        return True
+                                  "summary_key": summary_key, "uploaded_at": uploaded_at, "fanned": 0}
+        return 0
+
+    def fanned_out(self, batch_id: str, rows: int) -> None:
+        self.meter.add("dynamodb.UpdateItem")
+        ledger = self.ledgers[batch_id]
+        ledger["fanned"] = max(int(ledger["fanned"]), rows)
 
     def record(self, end: Any) -> dict[str, Any] | None:
         from i2v.batch import MAX_LISTED_FAILURES

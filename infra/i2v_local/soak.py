@@ -135,9 +135,12 @@ def fifo_violations(rows: list[dict], tolerance: float = 1.0) -> list[tuple[str,
     already waiting in the backlog: first in, first out as far as at-least-once delivery allows (an event S3
     delivers late parks its job late, and nothing can start it before it is there). Two dispatchers running
     at once (a wake and the schedule) start neighbours within ``tolerance`` seconds in either order."""
+    from i2v.backlog import order_key
     from i2v.clock import parse_iso
+    from i2v.contracts.job import BatchRef
 
-    jobs = sorted((r for r in rows if r.get("submitted_at")), key=lambda r: (r.get("uploaded_at") or "", r["job_id"]))
+    jobs = sorted((r for r in rows if r.get("submitted_at")),
+                  key=lambda r: order_key(r.get("uploaded_at") or "", r["job_id"], BatchRef.from_dict(r.get("batch"))))
     found = []
     for i, earlier in enumerate(jobs):
         started = parse_iso(earlier["submitted_at"])

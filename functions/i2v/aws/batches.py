@@ -25,7 +25,7 @@ class DynamoLedger:
         return {c.CONTROL_TABLE_KEY: {"S": f"batch#{batch_id}"}}
 
     def open(self, batch_id: str, *, total: int, source: Mapping[str, Any], summary_key: str,
-             uploaded_at: str) -> bool:
+             uploaded_at: str) -> int:
         try:
             self.ddb.put_item(
                 TableName=self.table, ConditionExpression="attribute_not_exists(#k)",
@@ -33,13 +33,22 @@ class DynamoLedger:
                 Item={**self._key(batch_id), "batch_id": {"S": batch_id}, "total": {"N": str(total)},
                       "ended": {"N": "0"}, "succeeded": {"N": "0"}, "failed": {"N": "0"}, "cost_usd": {"N": "0"},
                       "codes": {"M": {}}, "failures": {"L": []}, "source": to_attribute(dict(source)),
-                      "summary_key": {"S": summary_key}, "uploaded_at": {"S": uploaded_at},
+                      "summary_key": {"S": summary_key}, "uploaded_at": {"S": uploaded_at}, "fanned": {"N": "0"},
                       c.CONTROL_TTL_ATTRIBUTE: {"N": str(int(time.time()) + LEDGER_DAYS * 86400)}})
-            return True
+            return 0
         except ClientError as exc:
-            if conflict(exc):
-                return False
-            raise
+            if not conflict(exc):
+                raise
+        item = self.ddb.get_item(TableName=self.table, Key=self._key(batch_id), ConsistentRead=True).get("Item") or {}
+        return int(item["fanned"]["N"]) if "fanned" in item else total  # a ledger from before progress was kept
+
+    def fanned_out(self, batch_id: str, rows: int) -> None:
+        try:
+            self.ddb.update_item(TableName=self.table, Key=self._key(batch_id), UpdateExpression="SET fanned = :n",
+                                 ConditionExpression="fanned < :n", ExpressionAttributeValues={":n": {"N": str(rows)}})
+        except ClientError as exc:
+            if not conflict(exc):  # a concurrent duplicate got further: its progress stands
+                raise
 
     def record(self, end: RowEnd) -> dict[str, Any] | None:
         outcome = "succeeded" if end.succeeded else "failed"

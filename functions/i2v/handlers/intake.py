@@ -14,8 +14,8 @@ from i2v import constants as c
 from i2v.aws.queue import REDRIVE_ATTRIBUTE
 from i2v.jobs.keys import decode_event_key
 from i2v.observability import logger, metrics, tracer
-from i2v.runtime import intake_deps, intake_waker
-from i2v.steps.batch import CHUNK_KIND, Chunk, take_rows
+from i2v.runtime import intake_deps, intake_requeue, intake_waker
+from i2v.steps.batch import CHUNK_KIND, RESUME_KIND, Chunk, resumed_batch, take_rows
 from i2v.steps.dead_letter import mark_dead_letter
 from i2v.steps.intake import Outcome, Upload, take
 
@@ -56,7 +56,11 @@ def _outcomes(record: SQSRecord) -> list[Outcome]:
     """Take what one message holds: an S3 event's uploads, or some rows of a batch file."""
     body = json.loads(record.body) if record.body.lstrip().startswith("{") else None
     if isinstance(body, dict) and body.get("kind") == CHUNK_KIND:
-        return take_rows(Chunk.from_message(body), intake_deps())
+        return take_rows(Chunk.from_message(body), intake_deps(), intake_requeue())
+    if isinstance(body, dict) and body.get("kind") == RESUME_KIND:
+        deps = intake_deps()
+        assert deps.on_batch is not None
+        return [deps.on_batch(*resumed_batch(body))]
     return [take(upload, intake_deps()) for upload in uploads(record)]
 
 

@@ -166,7 +166,7 @@ def take_job(job: Job, redrive: int, deps: IntakeDeps, *, rebuilding: bool = Fal
     waits = job.kind == JobKind.IMAGE and grace > 0
     if waits:  # an image waits out the grace period in which a job file may still name it
         fields["not_before"] = parse_iso(job.uploaded_at or iso(deps.clock())) + grace
-    order = order_key(job.uploaded_at or iso(deps.clock()), job.job_id)
+    order = order_key(job.uploaded_at or iso(deps.clock()), job.job_id, job.batch)
     if not deps.backlog.park(job.job_id, priority, order, _no_none(fields)):
         if deps.backlog.release_held(job.job_id, _no_none(fields)):  # a job file whose image has arrived
             logger.info("job file's inputs are all here: the job waits in its place in the backlog")
@@ -187,7 +187,7 @@ def _hold(job: Job, error: ErrorDetail, redrive: int, deps: IntakeDeps, row: dic
     fields = {k: v for k, v in job.to_dict().items() if k != "job_id"}
     fields.update(updated_at=iso(deps.clock()), redrive=redrive, held_error=error.to_dict(),
                   not_before=parse_iso(job.uploaded_at or iso(deps.clock())) + grace)
-    order = order_key(job.uploaded_at or iso(deps.clock()), job.job_id)
+    order = order_key(job.uploaded_at or iso(deps.clock()), job.job_id, job.batch)
     parked = deps.backlog.park(job.job_id, Priority.NORMAL, order, _no_none(fields), status=JobStatus.HELD)
     if not parked:
         deps.jobs.update(job.job_id, held_error=error.to_dict(), updated_at=iso(deps.clock()))

@@ -145,7 +145,7 @@ def _notification(state: WorkflowState, written: _Written | None, error: ErrorDe
 def store(state: WorkflowState, deps: StoreDeps) -> WorkflowState:
     """Finish the job. VideoTransferError propagates so the workflow retries the copy."""
     job = state.job
-    order = order_key(job.uploaded_at or str(job.timings.get("uploaded_at") or ""), job.job_id)
+    order = order_key(job.uploaded_at or str(job.timings.get("uploaded_at") or ""), job.job_id, job.batch)
     holds_name = deps.names.claim(job.video_key, order, job.job_id)
     place = Place.shared(job) if holds_name else Place.own(job)
     if not holds_name:

@@ -591,3 +591,31 @@ def test_bucket_digest_of_a_pinned_version_in_one_request(adapters):
     made = Counter(adapters.counts)
     made.subtract(before)
     assert dict(+made) == {"s3.GetObject": 2}
+
+
+def _ledger(adapters: Adapters) -> Any:
+    if adapters.kind == "memory":
+        return memory.MemoryLedger(_meter(adapters))
+    from i2v.aws.batches import DynamoLedger
+
+    return DynamoLedger("i2v-control")
+
+
+def test_a_batch_ledger_keeps_how_far_its_fan_out_got(adapters):
+    ledger = _ledger(adapters)
+    before = Counter(adapters.counts)
+    opening = {"total": 30, "source": {"bucket": "media", "key": "uploads/b.csv"},
+               "summary_key": "outputs/b.summary.json", "uploaded_at": "2026-12-02T00:00:00Z"}
+    assert ledger.open("b1", **opening) == 0  # new
+    ledger.fanned_out("b1", 10)
+    assert ledger.open("b1", **opening) == 10  # a redelivered event resumes after the first ten rows
+    ledger.fanned_out("b1", 20)
+    ledger.fanned_out("b1", 10)  # a slower duplicate never moves it back
+    assert ledger.open("b1", **opening) == 20
+    ledger.fanned_out("b1", 30)
+    assert ledger.open("b1", **opening) == 30  # all out: a duplicate
+    assert ledger.open("b2", **opening) == 0  # ledgers are independent
+    made = Counter(adapters.counts)
+    made.subtract(before)
+    assert dict(+made) == {"dynamodb.PutItem": 5, "dynamodb.GetItem": 3, "dynamodb.UpdateItem": 4}, (
+        adapters.kind, dict(+made))

@@ -8,15 +8,17 @@ import random
 import pytest
 
 from i2v import constants as c
+from i2v.backlog import order_key
 from i2v.batch import close_row
 from i2v.capacity import Capacity
 from i2v.clock import iso
 from i2v.contracts.errors import ErrorCode
+from i2v.contracts.job import BatchRef
 from i2v.contracts.status import JobStatus
 from i2v.jobs.keys import summary_key
 from i2v.notification import build_notification
 from i2v.settings import DispatchSettings, IntakeSettings
-from i2v.steps.batch import Chunk, take_batch, take_rows
+from i2v.steps.batch import CHUNK_KIND, RESUME_KIND, Chunk, resumed_batch, take_batch, take_rows
 from i2v.steps.dispatch import DispatchDeps, Dispatcher
 from i2v.steps.intake import IntakeDeps, Outcome, Upload, take
 
@@ -155,3 +157,81 @@ def test_ten_thousand_rows_fan_out_in_chunks_and_each_becomes_a_job(scene, image
     assert max(len(json.dumps(m)) for m in scene.rows.sent) < 256 * 1024  # an SQS message's limit
     outcomes = scene.deliver_rows()
     assert outcomes.count(Outcome.PARKED) == 10_000 and scene.backlog.size() == 10_000
+
+
+class _Ticking:
+    """A clock that moves on by ``step`` seconds each time it is read: a fan-out that takes its time."""
+
+    def __init__(self, clock, step: float) -> None:
+        self.clock, self.step = clock, step
+
+    def __call__(self) -> float:
+        return self.clock.advance(self.step)
+
+
+def _row_numbers(messages: list[dict]) -> list[int]:
+    return [row["number"] for m in messages if m.get("kind") == CHUNK_KIND for row in m["rows"]]
+
+
+def test_the_rows_of_a_file_wait_in_the_backlog_in_the_order_it_lists_them(scene, image_data):
+    scene.bucket.put("uploads/i.png", image_data())
+    scene.put("uploads/big.csv", ("image,prompt\n" + "".join(f"i.png,p{n}\n" for n in range(1, 121))).encode())
+    random.Random(7).shuffle(scene.rows.sent)  # chunks arrive in any order
+    scene.deliver_rows()
+    parked = sorted(scene.jobs.items.values(), key=lambda j: order_key(j["uploaded_at"], j["job_id"],
+                                                                        BatchRef.from_dict(j["batch"])))
+    assert [j["batch"]["row"] for j in parked] == list(range(1, 121))
+    scene.dispatcher.run(lambda: 900.0)
+    assert [r.prompt for r in scene.provider.submitted] == [f"p{n}" for n in range(1, 121)]
+
+
+def test_a_long_fan_out_goes_on_in_a_message_of_its_own_and_sends_every_row_once(scene, image_data):
+    scene.bucket.put("uploads/i.png", image_data())
+    total = 20 * c.BATCH_CHUNK_ROWS
+    scene.deps.clock = _Ticking(scene.clock, c.BATCH_STEP_SECONDS / 4)  # about four chunks fit in a step
+    assert scene.put("uploads/big.csv", ("image\n" + "i.png\n" * total).encode()) == Outcome.PARKED
+    steps = 1
+    while (resume := [m for m in scene.rows.sent if m.get("kind") == RESUME_KIND]):
+        scene.rows.sent.remove(resume[0])
+        assert take_batch(*resumed_batch(resume[0]), scene.deps, scene.ledger, scene.rows.send) == Outcome.PARKED
+        steps += 1
+    assert 3 <= steps < 20
+    assert sorted(_row_numbers(scene.rows.sent)) == list(range(1, total + 1))
+    assert scene.deliver_rows().count(Outcome.PARKED) == total
+
+
+def test_a_fan_out_cut_short_resumes_where_the_ledger_says_when_its_event_comes_again(scene, image_data):
+    scene.bucket.put("uploads/i.png", image_data())
+    total = 5 * c.BATCH_CHUNK_ROWS
+    version = scene.bucket.put("uploads/big.csv", ("image\n" + "i.png\n" * total).encode())
+    upload = Upload("ObjectCreated:Put", BUCKET, "uploads/big.csv", version_id=version, event_time=iso(scene.clock()))
+    sent: list[dict] = []
+
+    def dies_on_the_third_chunk(message: dict) -> None:
+        if len(sent) == 2:
+            raise TimeoutError("the function ran out of time")
+        sent.append(message)
+
+    scene.deps.on_batch = lambda job, redrive: take_batch(job, redrive, scene.deps, scene.ledger, dies_on_the_third_chunk)
+    with pytest.raises(TimeoutError):
+        take(upload, scene.deps)
+    scene.deps.on_batch = lambda job, redrive: take_batch(job, redrive, scene.deps, scene.ledger, scene.rows.send)
+    assert take(upload, scene.deps) == Outcome.PARKED  # the redelivered event
+    assert take(upload, scene.deps) == Outcome.DUPLICATE  # and once all are out, nothing more
+    assert _row_numbers(sent) == list(range(1, 2 * c.BATCH_CHUNK_ROWS + 1))
+    assert _row_numbers(scene.rows.sent) == list(range(2 * c.BATCH_CHUNK_ROWS + 1, total + 1))
+
+
+def test_a_chunk_that_takes_too_long_puts_the_rows_it_did_not_reach_back_on_the_queue(scene, image_data):
+    scene.bucket.put("uploads/i.png", image_data())
+    scene.put("uploads/x.csv", ("image,prompt\n" + "".join(f"i.png,p{n}\n" for n in range(c.BATCH_CHUNK_ROWS))).encode())
+    (chunk,) = scene.rows.sent
+    scene.rows.sent.clear()
+    scene.deps.clock = _Ticking(scene.clock, c.BATCH_STEP_SECONDS / 2.5)
+    first = take_rows(Chunk.from_message(chunk), scene.deps, scene.rows.send)
+    assert 0 < len(first) < c.BATCH_CHUNK_ROWS and set(first) == {Outcome.PARKED}
+    (rest,) = scene.rows.sent
+    assert [r["number"] for r in rest["rows"]] == list(range(len(first) + 1, c.BATCH_CHUNK_ROWS + 1))
+    scene.deps.clock = scene.clock
+    assert scene.deliver_rows() == [Outcome.PARKED] * (c.BATCH_CHUNK_ROWS - len(first))
+    assert scene.backlog.size() == c.BATCH_CHUNK_ROWS
