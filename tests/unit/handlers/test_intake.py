@@ -45,3 +45,28 @@ def test_s3s_test_event_is_no_upload():
 def test_a_message_that_is_not_an_s3_event_is_refused_with_a_reason(body):
     with pytest.raises(ValueError, match="expected an S3 event"):
         uploads(sqs_record(body))
+
+
+def test_a_batch_files_own_messages_go_to_its_fan_out_and_its_rows(monkeypatch, fakes, clock, image_data):
+    """A resume message continues the file's fan-out; a chunk message makes its rows jobs."""
+    from i2v import constants as c
+    from i2v.handlers import intake
+    from i2v.steps.batch import CHUNK_KIND, RESUME_KIND
+    from i2v.steps.intake import Outcome
+    from tests.unit.steps.test_batch import Scene
+
+    scene = Scene(fakes, clock)
+    monkeypatch.setattr(intake, "intake_deps", lambda: scene.deps)
+    monkeypatch.setattr(intake, "intake_requeue", lambda: scene.rows.send)
+    scene.bucket.put("uploads/i.png", image_data())
+    total = 3 * c.BATCH_CHUNK_ROWS
+    stop = iter([False, True])  # the fan-out's step ends after its first chunk
+    scene.deps.clock = lambda: clock() + (c.BATCH_STEP_SECONDS if next(stop, True) else 0)
+    assert scene.put("uploads/big.csv", ("image\n" + "i.png\n" * total).encode()) == Outcome.PARKED
+    scene.deps.clock = clock
+    assert [m["kind"] for m in scene.rows.sent] == [CHUNK_KIND, RESUME_KIND]
+    resume = scene.rows.sent.pop()
+    assert intake._outcomes(sqs_record(json.dumps(resume))) == [Outcome.PARKED]
+    assert [m["kind"] for m in scene.rows.sent] == [CHUNK_KIND] * 3
+    outcomes = [o for m in list(scene.rows.sent) for o in intake._outcomes(sqs_record(json.dumps(m)))]
+    assert outcomes == [Outcome.PARKED] * total and scene.backlog.size() == total
