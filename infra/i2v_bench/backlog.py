@@ -818,21 +818,9 @@ def summarise(sim: Simulation, workflow: Mapping[str, float], wall: float) -> di
     calls = _per_video(sim.lambda_calls, n)
     seconds = _per_video(sim.lambda_seconds, n)
     usd = price(per_video, calls, seconds, sim.log_lines / n, workflow)
-    services = by_service(per_video)
     return {
-        "design": sim.design, "uploads": n,
-        "requests_per_video": round(sum(services.values()), 2),
-        "usd_per_video": round(sum(usd.values()), 7),
-        "wait_p50_s": round(percentile(waits, 50), 1), "wait_p95_s": round(percentile(waits, 95), 1),
-        "wait_max_s": round(max(waits), 1), "ideal_drain_s": round(drain, 1),
-        "modelled": False,
-        "requests_by_service": {k: round(v, 3) for k, v in sorted(services.items())},
-        "requests_by_operation": {k: round(v, 3) for k, v in sorted(by_operation(per_video).items())},
-        "usd_by_service": {k: round(v, 8) for k, v in sorted(usd.items())},
-        "lambda_invocations_per_video": {k: round(v, 3) for k, v in sorted(calls.items())},
-        "lambda_seconds_per_video": {k: round(v, 3) for k, v in sorted(seconds.items())},
+        **_figures(sim.design, n, per_video, usd, calls, seconds, waits, drain, modelled=False),
         "drain_s": round(last_start - EPOCH, 1),
-        "wait_max_vs_ideal_drain": round(max(waits) / drain, 4) if drain else None,
         **order_stats(sim.start_order),
         "provider_in_flight_mean": round(mean_in_flight, 2), "provider_in_flight_peak": peak,
         "sim_wall_s": round(wall, 1),
@@ -840,6 +828,28 @@ def summarise(sim: Simulation, workflow: Mapping[str, float], wall: float) -> di
         # by upload position, for the plot (not in results.json)
         "_waits": waits if n <= 10_000 else None,
         "_ideal_waits": [ideal[j.index] - j.uploaded_at for j in jobs] if n <= 10_000 else None,
+    }
+
+
+def _figures(design: str, n: int, per_video: Mapping[str, float], usd: Mapping[str, float],
+             calls: Mapping[str, float], seconds: Mapping[str, float], waits: list[float], drain: float, *,
+             modelled: bool) -> dict[str, Any]:
+    """The figures every design reports alike: requests and dollars per video (in all and by service,
+    operation and function) and how long uploads waited against the ideal drain."""
+    services = by_service(per_video)
+    return {
+        "design": design, "uploads": n,
+        "requests_per_video": round(sum(services.values()), 2),
+        "usd_per_video": round(sum(usd.values()), 7),
+        "wait_p50_s": round(percentile(waits, 50), 1), "wait_p95_s": round(percentile(waits, 95), 1),
+        "wait_max_s": round(max(waits), 1), "ideal_drain_s": round(drain, 1),
+        "modelled": modelled,
+        "requests_by_service": {k: round(v, 3) for k, v in sorted(services.items())},
+        "requests_by_operation": {k: round(v, 3) for k, v in sorted(by_operation(per_video).items())},
+        "usd_by_service": {k: round(v, 8) for k, v in sorted(usd.items())},
+        "lambda_invocations_per_video": {k: round(v, 3) for k, v in sorted(calls.items())},
+        "lambda_seconds_per_video": {k: round(v, 3) for k, v in sorted(seconds.items())},
+        "wait_max_vs_ideal_drain": round(max(waits) / drain, 4) if drain else None,
     }
 
 
@@ -978,22 +988,10 @@ class DeferModel:
         waits = [starts[j.index] - j.uploaded_at for j in jobs]
         _ideal, drain = ideal_drain(jobs)
         start_order = sorted(starts, key=starts.__getitem__)
-        services = by_service(per_video)
         mean_in_flight, _peak = provider_in_flight(jobs, starts, max(times))
         return {
-            "design": "defer", "uploads": n,
-            "requests_per_video": round(sum(services.values()), 2),
-            "usd_per_video": round(sum(usd.values()), 7),
-            "wait_p50_s": round(percentile(waits, 50), 1), "wait_p95_s": round(percentile(waits, 95), 1),
-            "wait_max_s": round(max(waits), 1), "ideal_drain_s": round(drain, 1),
-            "modelled": True,
-            "requests_by_service": {k: round(v, 3) for k, v in sorted(services.items())},
-            "requests_by_operation": {k: round(v, 3) for k, v in sorted(by_operation(per_video).items())},
-            "usd_by_service": {k: round(v, 8) for k, v in sorted(usd.items())},
-            "lambda_invocations_per_video": {k: round(v, 3) for k, v in calls.items()},
-            "lambda_seconds_per_video": {k: round(v, 3) for k, v in seconds.items()},
+            **_figures("defer", n, per_video, usd, calls, seconds, waits, drain, modelled=True),
             "drain_s": round(max(times) - EPOCH, 1),
-            "wait_max_vs_ideal_drain": round(max(waits) / drain, 4) if drain else None,
             **order_stats(start_order),
             "provider_in_flight_mean": round(mean_in_flight, 2),
             "deliveries_per_video": round(deliveries / n, 1),

@@ -4,6 +4,7 @@ AWS requests, so simulations and unit tests built on the fakes say true things a
 
 from __future__ import annotations
 
+import importlib
 import io
 import threading
 from collections import Counter
@@ -431,20 +432,24 @@ def _meter(adapters: Adapters) -> memory.Meter:
     return meter
 
 
-def _contents(adapters: Adapters) -> Any:
+def _on_control_table(adapters: Adapters, fake: Any, real: str) -> Any:
+    """An adapter of the control table: the in-memory ``fake``, or ``real`` ("module:Class" in i2v.aws)."""
     if adapters.kind == "memory":
-        return memory.MemoryContents(_meter(adapters))
-    from i2v.aws.contents import DynamoContents
+        return fake(_meter(adapters))
+    module, name = real.split(":")
+    return getattr(importlib.import_module(f"i2v.aws.{module}"), name)("i2v-control")
 
-    return DynamoContents("i2v-control")
+
+def _contents(adapters: Adapters) -> Any:
+    return _on_control_table(adapters, memory.MemoryContents, "contents:DynamoContents")
 
 
 def _spend(adapters: Adapters) -> Any:
-    if adapters.kind == "memory":
-        return memory.MemorySpend(_meter(adapters))
-    from i2v.aws.spend import DynamoSpend
+    return _on_control_table(adapters, memory.MemorySpend, "spend:DynamoSpend")
 
-    return DynamoSpend("i2v-control")
+
+def _ledger(adapters: Adapters) -> Any:
+    return _on_control_table(adapters, memory.MemoryLedger, "batches:DynamoLedger")
 
 
 def test_contents_one_producer_at_a_time_then_its_video(adapters):
@@ -591,14 +596,6 @@ def test_bucket_digest_of_a_pinned_version_in_one_request(adapters):
     made = Counter(adapters.counts)
     made.subtract(before)
     assert dict(+made) == {"s3.GetObject": 2}
-
-
-def _ledger(adapters: Adapters) -> Any:
-    if adapters.kind == "memory":
-        return memory.MemoryLedger(_meter(adapters))
-    from i2v.aws.batches import DynamoLedger
-
-    return DynamoLedger("i2v-control")
 
 
 def test_a_batch_ledger_keeps_how_far_its_fan_out_got(adapters):
