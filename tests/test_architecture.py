@@ -40,11 +40,18 @@ def test_every_module_of_the_functions_is_either_a_pure_contract_or_forbidden_to
 
 
 def test_every_module_of_the_functions_sits_in_a_layer():
-    (contract,) = [c for c in _contracts() if c["type"] == "layers"]
+    (contract,) = [c for c in _contracts() if c["type"] == "layers" and c["layers"][0].startswith("i2v.")]
     named = {name.strip() for layer in contract["layers"] for name in layer.replace("|", ":").split(":")}
     covered = {m.split(".")[0] + "." + m.split(".")[1] for m in named if m.count(".") >= 1}
     missing = _top_level_modules() - covered
     assert not missing, f"{sorted(missing)} belong in a layer of the functions' layers contract"
+
+
+def test_every_module_of_the_benchmarks_sits_in_a_layer():
+    (contract,) = [c for c in _contracts() if c["type"] == "layers" and c["layers"][0].startswith("i2v_bench.")]
+    named = {name.strip() for layer in contract["layers"] for name in layer.split("|")}
+    modules = {f"i2v_bench.{p.stem}" for p in (ROOT / "infra" / "i2v_bench").glob("*.py") if p.stem != "__init__"}
+    assert modules - named == set(), "a module of the benchmarks belongs in a layer of their layers contract"
 
 
 def test_the_contracts_and_constants_import_only_the_standard_library():
