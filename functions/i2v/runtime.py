@@ -195,7 +195,7 @@ def _close_row(notification: dict[str, Any], ledger: DynamoLedger, bucket: S3Buc
     close_row(notification, ledger, bucket, notifier.publish, time.time())
 
 
-_FACTORIES = (intake_deps, intake_waker, idempotency, dispatcher, status_deps, store_deps)
+_FACTORIES = (intake_deps, intake_requeue, intake_waker, idempotency, dispatcher, status_deps, store_deps)
 
 
 def reset() -> None:

@@ -77,3 +77,14 @@ def test_a_crash_mid_submission_leaves_it_in_progress(once):
         once(crash, payload)
     with pytest.raises(SubmissionInProgress):
         once(lambda p: {"task_id": "never"}, payload)
+
+
+def test_reset_forgets_every_cached_factory():
+    """A factory runtime caches and reset leaves alone would carry one run's queue or table into the next."""
+    import functools
+
+    from i2v import runtime
+
+    cached = {name for name, value in vars(runtime).items()
+              if isinstance(value, functools._lru_cache_wrapper) and value.__module__ == runtime.__name__}
+    assert cached and cached == {f.__name__ for f in runtime._FACTORIES}
