@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from i2v_local.runner import LocalRun, RunOptions
 
@@ -120,7 +121,8 @@ class BurstReport:
     provider_tasks_created: int
     peak_in_flight: int
     out_of_order_starts: int  # jobs that started before an earlier upload
-    mean_in_flight_while_waiting: float
+    mean_in_flight_while_waiting: float  # tasks at the provider (its speed-up makes this machine-dependent)
+    mean_slots_held_while_waiting: float  # in-flight slots held: a freed slot is taken again at once
     wall_seconds: float
     passed: bool = False
 
@@ -152,6 +154,15 @@ def fifo_violations(rows: list[dict], tolerance: float = 1.0) -> list[tuple[str,
     return found
 
 
+def _slots_held(cloud: Any) -> int:
+    """In-flight slots a job holds now (the control table's ``slot#`` leases with a holder)."""
+    from i2v import constants as c
+    from i2v.capacity import SLOT_PREFIX
+
+    items = cloud.client("dynamodb").scan(TableName=cloud.tables["control"])["Items"]
+    return sum(1 for i in items if i[c.CONTROL_TABLE_KEY]["S"].startswith(SLOT_PREFIX) and "holder" in i)
+
+
 def run_burst(uploads: int = 40, max_in_flight: int = 3, speed: float = 60.0, seed: int = 5,
               timeout: float = 600.0, progress=None) -> BurstReport:
     """Upload ``uploads`` images at once against a small cap; check counts, order and how busy the provider is."""
@@ -170,12 +181,14 @@ def run_burst(uploads: int = 40, max_in_flight: int = 3, speed: float = 60.0, se
         jobs = JobsTable(cloud.tables["jobs"], cloud.client("dynamodb"))
         seen: list[dict] = []
         samples: list[int] = []
+        held: list[int] = []
         end = time.monotonic() + timeout
         while len(seen) < uploads and time.monotonic() < end:
             seen.extend(cloud.drain_notifications(wait_seconds=0))
             statuses = [row.get("status") for row in jobs.scan()]
             if len(statuses) == uploads and JobStatus.QUEUED in statuses:
                 samples.append(sim.stats()["in_flight_now"])
+                held.append(_slots_held(cloud))
             if progress:
                 progress(len(seen), uploads, sim.stats()["in_flight_now"])
             time.sleep(0.2)
@@ -188,6 +201,7 @@ def run_burst(uploads: int = 40, max_in_flight: int = 3, speed: float = 60.0, se
         provider_tasks_created=stats["tasks_created"], peak_in_flight=stats["peak_in_flight"],
         out_of_order_starts=out_of_order,
         mean_in_flight_while_waiting=round(sum(samples) / len(samples), 2) if samples else 0.0,
+        mean_slots_held_while_waiting=round(sum(held) / len(held), 2) if held else 0.0,
         wall_seconds=round(time.monotonic() - started, 1),
     ).check()
 
@@ -241,6 +255,7 @@ def _burst(args: argparse.Namespace, progress) -> bool:
                             ("peak in flight / cap", f"{burst.peak_in_flight} / {burst.in_flight_cap}"),
                             ("started out of upload order", burst.out_of_order_starts),
                             ("mean in flight while waiting", burst.mean_in_flight_while_waiting),
+                            ("mean slots held while waiting", burst.mean_slots_held_while_waiting),
                             ("wall time", f"{burst.wall_seconds} s"), ("result", "PASS" if burst.passed else "FAIL")]:
             print(f"{name:28s} {value}")
     return burst.passed

@@ -104,7 +104,12 @@ def test_a_burst_ten_times_the_cap_starts_in_upload_order_at_the_cap():
     assert report.notifications == report.succeeded == report.provider_tasks_created == 30
     assert report.peak_in_flight <= 3
     assert report.out_of_order_starts == 0, report
-    # At 60x a workflow's shortest Wait (1 s) is a minute of provider time, so a slot stays held a while after
-    # its video is ready; at 20x (make bench) the provider is busy ~90% of the cap while uploads wait.
-    assert report.mean_in_flight_while_waiting >= 0.6 * 3, report
+    # A freed slot is taken again at once: while uploads wait, the slots are held nearly all the time (2.6 of 3
+    # seen here: a start takes a few tenths of a second of real time against a job's few seconds).
+    assert report.mean_slots_held_while_waiting >= 0.75 * 3, report
+    # How much of that the provider spends working depends on this machine: at 60x a workflow's shortest Wait
+    # (1 s) is a minute of provider time, so a slot stays held a while after its video is ready (1.7 to 2.0 of
+    # 3 seen here; make bench measures it at 20x). The old design, where a waiting upload found a freed slot
+    # only when its own delayed message came back, kept about a quarter of the cap busy.
+    assert report.mean_in_flight_while_waiting >= 0.45 * 3, report
     assert report.passed

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from i2v import constants as c
 from i2v.backlog import Backlog, Waiting
 from i2v.backoff import backoff
-from i2v.capacity import Capacity
+from i2v.capacity import Capacity, Snapshot
 from i2v.clock import Clock, iso, parse_iso, system_clock
 from i2v.contents import DONE, Contents, Origin
 from i2v.contracts.errors import ErrorCode, ErrorDetail, ObjectChanged, SubmitOutcomeUnknown, error_code
@@ -155,13 +155,19 @@ class Dispatcher:
         entries = self.d.backlog.head(room + 5)
         progressed = False
         now = self.d.clock()
+        # A job ahead in line that another dispatcher is starting takes one of the free slots this pass saw:
+        # starting a later job in it instead would pass the earlier one (first in, first out).
+        theirs = 0
         for entry in entries:
-            if done.started + done.failed >= taken + room:
-                return ""  # this pass used the room it saw; the next one looks again
+            if done.started + done.failed + theirs >= taken + room:
+                if progressed:
+                    return ""  # this pass used the room it saw; the next one looks again
+                return "the free slots are for jobs other dispatchers are starting"
             if entry.ghost:
                 self.d.backlog.leave(entry.job_id)
                 continue
             if not entry.available(now):
+                theirs += entry.status == JobStatus.SUBMITTING and self._needs_a_slot(entry, snapshot)
                 continue
             held = entry.status == JobStatus.HELD  # its grace period is over: it fails, taking no capacity
             if snapshot.free_slots == 0 and entry.job_id not in snapshot.holders and not held:
@@ -178,6 +184,8 @@ class Dispatcher:
             elif outcome == Started.FAILED:
                 done.failed += 1
                 progressed = True
+            elif outcome == Started.BUSY:  # claimed by another dispatcher a moment ago
+                theirs += self._needs_a_slot(entry, snapshot)
             elif outcome in (Started.NO_SLOT, Started.RATE, Started.BACKOFF, Started.BUDGET):
                 return f"stopped: {outcome.value}"
         if progressed:
@@ -186,6 +194,11 @@ class Dispatcher:
         if later:
             self._wake_at(min(later), "a waiting job's pause ends")
         return "no waiting job can start now"
+
+    @staticmethod
+    def _needs_a_slot(entry: Waiting, snapshot: Snapshot) -> bool:
+        """A job another dispatcher holds will take one of the free slots (unless it holds its slot already)."""
+        return snapshot.free_slots > 0 and entry.job_id not in snapshot.holders
 
     def _wake_at(self, when: float | None, why: str) -> None:
         if when is not None:

@@ -324,3 +324,20 @@ def _requests_per_started_job(fakes, clock, waiting: int) -> float:
 def test_requests_per_started_job_do_not_grow_with_the_backlog(fakes, clock):
     short, long = (_requests_per_started_job(fakes, clock, waiting) for waiting in (10, 1000))
     assert short == long and short < 20, (short, long)
+
+
+@pytest.mark.parametrize("slots", [1, 2, 3])
+def test_a_job_another_dispatcher_is_starting_keeps_its_place_in_line(fakes, clock, slots):
+    """Dispatcher A has claimed the first job and not yet taken a slot for it; B, woken at the same moment,
+    sees the free slots. One of them is A's: B starts only the jobs the other slots have room for, never
+    one that would take the first job's slot and pass it."""
+    world = World(fakes, clock, max_in_flight=slots)
+    ids = [world.park(f"item-{i}") for i in range(5)]
+    world.provider.submit_replies = [f"task-{i}" for i in range(5)]
+    assert world.backlog.claim(ids[0], until=clock() + 100, now=clock()) is not None  # A's claim
+    done = world.dispatcher().run(FOREVER)
+    assert world.started() == ids[1:slots] and done.started == slots - 1
+    assert done.stopped  # and B's round ends: no spinning on a job that is not its own
+    clock.advance(101)  # A died with its claim: once the claim runs out, the job takes the slot left for it
+    world.dispatcher().run(FOREVER)
+    assert world.started() == ids[1:slots] + [ids[0]]
