@@ -49,7 +49,8 @@ BUDGET_RECHECK_SECONDS = 300.0  # a job held by a budget looks again at least th
 class Started(StrEnum):
     STARTED = "started"  # at the provider, its workflow running
     FAILED = "failed"  # ended before polling (refused, lost reply, gave up): its failure report is on its way
-    BUSY = "busy"  # another dispatcher has it, or it must wait a little
+    BUSY = "busy"  # another dispatcher has it
+    WAITS = "waits"  # another job is making its very video: it waits a little in the backlog, taking nothing
     NO_SLOT = "no_slot"  # every in-flight slot is taken: a finishing job wakes the dispatcher
     RATE = "rate"  # the rate window is used up: wake when it frees
     BACKOFF = "backoff"  # the provider asked to slow down or failed: wake after a pause
@@ -323,7 +324,7 @@ class Dispatcher:
         pause = REUSE_WAIT_SECONDS / self.s.time_scale
         self.d.backlog.unclaim(job.job_id, not_before=now + pause)
         self.d.wake_later(pause)
-        return Started.BUSY
+        return Started.WAITS
 
     def _start_reused(self, job: Job, redrive: int, origin: Origin) -> Started:
         mode, duration = (job.request or {}).get("mode") or c.DEFAULT_MODE, (job.request or {}).get("duration") or 5

@@ -170,13 +170,24 @@ def test_two_identical_uploads_arriving_together_make_one_paid_task_and_two_noti
     assert p.paid() == 1 and p.served(made) == p.served(copied)
 
 
-def test_a_waiting_job_does_not_hold_up_the_jobs_behind_it(pipeline, image, image_data):
-    p = pipeline()
+@pytest.mark.parametrize("slots", [2, 10])
+def test_a_waiting_job_does_not_hold_up_the_jobs_behind_it(pipeline, image, image_data, slots):
+    """Nor does it take a slot's room: with two slots, the producer and the job behind the waiting one start."""
+    p = pipeline(max_in_flight=slots)
     p.upload("uploads/a.png", image)
     p.upload("uploads/b.png", image)
     other = p.upload("uploads/other.png", image_data(800, 600))
     done = p.dispatch()
     assert done.started == 2 and p.jobs.items[other]["status"] == JobStatus.GENERATING
+
+
+def test_a_job_waiting_for_its_producer_leaves_the_last_free_slot_to_the_job_behind_it(pipeline, image, image_data):
+    p = pipeline(max_in_flight=2)
+    p.upload("uploads/a.png", image)
+    assert p.dispatch().started == 1  # the producer holds one slot
+    p.upload("uploads/b.png", image)  # its content is being made: it waits
+    other = p.upload("uploads/other.png", image_data(800, 600))
+    assert p.dispatch().started == 1 and p.jobs.items[other]["status"] == JobStatus.GENERATING
 
 
 def test_concurrent_dispatchers_pay_once_for_identical_uploads(pipeline, image):
