@@ -37,9 +37,6 @@ class LeaseStore(Protocol):
         ...
 
 
-SLOT_PREFIX = "slot#"  # the control table's in-flight slots: slot#0 ... slot#<max_in_flight - 1>
-
-
 @dataclass(frozen=True)
 class Snapshot:
     """Free capacity at one moment: what a dispatcher checks before it looks at the backlog."""
@@ -60,7 +57,7 @@ class Capacity:
         if max_in_flight < 1 or per_window < 1:
             raise ValueError("max_in_flight and per_window must be at least 1")
         self.store = store
-        self.slots = [f"{SLOT_PREFIX}{i}" for i in range(max_in_flight)]
+        self.slots = [f"slot#{i}" for i in range(max_in_flight)]
         self.tokens = [f"rate#{i}" for i in range(per_window)]
         self.window = window_seconds
         self.clock = clock

@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from i2v_local.runner import LocalRun, RunOptions
 
@@ -154,19 +153,12 @@ def fifo_violations(rows: list[dict], tolerance: float = 1.0) -> list[tuple[str,
     return found
 
 
-def _slots_held(cloud: Any) -> int:
-    """In-flight slots a job holds now (the control table's ``slot#`` leases with a holder)."""
-    from i2v import constants as c
-    from i2v.capacity import SLOT_PREFIX
-
-    items = cloud.client("dynamodb").scan(TableName=cloud.tables["control"])["Items"]
-    return sum(1 for i in items if i[c.CONTROL_TABLE_KEY]["S"].startswith(SLOT_PREFIX) and "holder" in i)
-
-
 def run_burst(uploads: int = 40, max_in_flight: int = 3, speed: float = 60.0, seed: int = 5,
               timeout: float = 600.0, progress=None) -> BurstReport:
     """Upload ``uploads`` images at once against a small cap; check counts, order and how busy the provider is."""
+    from i2v.aws.control_table import DynamoLeaseStore
     from i2v.aws.jobs_table import JobsTable
+    from i2v.capacity import Capacity
     from i2v.contracts.status import JobStatus
 
     started = time.monotonic()
@@ -179,6 +171,8 @@ def run_burst(uploads: int = 40, max_in_flight: int = 3, speed: float = 60.0, se
         for i, key in enumerate(keys):
             s3.put_object(Bucket=cloud.config.bucket, Key=key, Body=_image(i))
         jobs = JobsTable(cloud.tables["jobs"], cloud.client("dynamodb"))
+        # the dispatcher's own view of the slots, read as the harness (the rate window plays no part in it)
+        slots = Capacity(DynamoLeaseStore(cloud.tables["control"], ddb=cloud.client("dynamodb")), max_in_flight, 1, 60.0)
         seen: list[dict] = []
         samples: list[int] = []
         held: list[int] = []
@@ -188,7 +182,7 @@ def run_burst(uploads: int = 40, max_in_flight: int = 3, speed: float = 60.0, se
             statuses = [row.get("status") for row in jobs.scan()]
             if len(statuses) == uploads and JobStatus.QUEUED in statuses:
                 samples.append(sim.stats()["in_flight_now"])
-                held.append(_slots_held(cloud))
+                held.append(slots.in_flight())
             if progress:
                 progress(len(seen), uploads, sim.stats()["in_flight_now"])
             time.sleep(0.2)

@@ -20,9 +20,10 @@ _RNG = random.Random()
 
 
 class DynamoLeaseStore:
-    def __init__(self, table: str, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, table: str, sleep: Callable[[float], None] = time.sleep, ddb: Any = None) -> None:
+        """``ddb``: a DynamoDB client of one's own (another profile or endpoint), else the default."""
         self.table = table
-        self.ddb = client("dynamodb")
+        self.ddb = ddb if ddb is not None else client("dynamodb")
         self.sleep = sleep
 
     def _key(self, item: str) -> dict[str, Any]:
