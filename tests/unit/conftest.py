@@ -22,6 +22,10 @@ from PIL import Image
 from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.response import HTTPResponse
 
+# Powertools' Tracer opens the X-Ray SDK's UDP emitter socket when i2v.observability is first imported (as
+# the Lambda does at cold start). Import it here, before any test blocks sockets, so that no test's result
+# depends on whether an earlier test happened to import it first.
+import i2v.observability  # noqa: F401
 from i2v_local.memory import (
     MemoryBacklog,
     MemoryBucket,
