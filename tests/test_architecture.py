@@ -65,3 +65,16 @@ def test_the_contracts_and_constants_import_only_the_standard_library():
                 inside = name == "i2v" or name.startswith(("i2v.constants", "i2v.contracts"))
                 assert inside or top in sys.stdlib_module_names or top == "__future__", (
                     f"{path.relative_to(ROOT)} imports {name}: contracts are standard library only")
+
+
+def test_no_test_imports_another_test_module():
+    """Tests run with --import-mode=importlib: shared fakes and scenes are fixtures in a conftest.py, never
+    imported from another test file (which would load a second copy of it)."""
+    offenders = []
+    for path in (ROOT / "tests").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names
+                          if n.split(".")[0] == "tests" or n.rsplit(".", 1)[-1].startswith("test_")]
+    assert offenders == []

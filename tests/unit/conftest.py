@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -26,6 +27,14 @@ from urllib3.response import HTTPResponse
 # the Lambda does at cold start). Import it here, before any test blocks sockets, so that no test's result
 # depends on whether an earlier test happened to import it first.
 import i2v.observability  # noqa: F401
+from i2v.batch import close_row
+from i2v.capacity import Capacity
+from i2v.clock import iso
+from i2v.notification import build_notification
+from i2v.settings import DispatchSettings, IntakeSettings
+from i2v.steps.batch import Chunk, take_batch, take_rows
+from i2v.steps.dispatch import DispatchDeps, Dispatcher
+from i2v.steps.intake import IntakeDeps, Outcome, Upload, take
 from i2v_local.memory import (
     MemoryBacklog,
     MemoryBucket,
@@ -276,3 +285,72 @@ def provider() -> ScriptedClient:
 def image_data() -> Callable[..., bytes]:
     """image_data(width, height, fmt="PNG", **save_options) -> encoded bytes made by Pillow."""
     return image_bytes
+
+
+# --- a batch file's world -----------------------------------------------------------------------
+
+BATCH_BUCKET = "media"
+
+
+class BatchScene:
+    """A batch file's world on the in-memory adapters: intake with its ledger and row queue, a dispatcher,
+    and what the workflow and the store step do for each started job (``finish_all``)."""
+
+    def __init__(self, fakes, clock, grace: float = 0.0) -> None:
+        self.fakes, self.clock, self.meter = fakes, clock, fakes.Meter()
+        self.bucket = fakes.Bucket(BATCH_BUCKET, self.meter)
+        self.jobs = fakes.JobsTable(self.meter)
+        self.backlog = fakes.Backlog(self.jobs)
+        self.workflow = fakes.Workflow(self.meter)
+        self.ledger = fakes.Ledger(self.meter)
+        self.rows = fakes.Rows(self.meter)
+        self.notifier = fakes.Notifier(self.meter)
+        self.provider = fakes.Client(submit=[f"task-{i}" for i in range(1000)])
+        self.deps = IntakeDeps(settings=IntakeSettings(bucket=BATCH_BUCKET, jobs_table="j", control_table="c",
+                                                       state_machine_arn="sm", wake_queue_url="w",
+                                                       image_grace_seconds=grace),
+                               bucket=self.bucket, jobs=self.jobs, backlog=self.backlog, workflow=self.workflow,
+                               claims=fakes.Claims(self.meter), clock=clock)
+        self.deps.on_batch = lambda job, redrive: take_batch(job, redrive, self.deps, self.ledger, self.rows.send)
+        self.dispatcher = Dispatcher(DispatchDeps(
+            settings=DispatchSettings(bucket=BATCH_BUCKET, jobs_table="j", control_table="c", idempotency_table="i",
+                                      state_machine_arn="sm", wake_queue_url="w"),
+            backlog=self.backlog, jobs=self.jobs,
+            capacity=Capacity(fakes.LeaseStore(self.meter), 1000, 1000, 60.0, clock=clock),
+            client=lambda: self.provider, bucket=self.bucket, workflow=self.workflow, wake_later=lambda s: None,
+            clock=clock, rng=random.Random(1)))
+
+    def put(self, key: str, data: bytes, **kw) -> Outcome:
+        version = self.bucket.put(key, data)
+        return take(Upload("ObjectCreated:Put", BATCH_BUCKET, key, version_id=version, event_time=iso(self.clock())),
+                    self.deps)
+
+    def deliver_rows(self) -> list[Outcome]:
+        out = []
+        while self.rows.sent:
+            out += take_rows(Chunk.from_message(self.rows.sent.pop(0)), self.deps)
+        return out
+
+    def finish_all(self) -> list[dict]:
+        """What the workflow and the store step do for every started or rejected job: one notification each."""
+        summaries = []
+        for name, state in list(self.workflow.executions.items()):
+            job = state["job"]
+            ok = state["error"] is None
+            note = build_notification(job=job, status="SUCCEEDED" if ok else "FAILED",
+                                      task_id=(state.get("task") or {}).get("task_id"), provider_status=None,
+                                      output={"bucket": BATCH_BUCKET, "key": job["video_key"], "size_bytes": 1,
+                                              "url": "https://x/v.mp4", "url_expires_at": iso(self.clock())}
+                                      if ok else None, error=state["error"], notified_at=self.clock())
+            self.notifier.publish(note)
+            done = close_row(note, self.ledger, self.bucket, self.notifier.publish, self.clock())
+            if done:
+                summaries.append(done)
+            del self.workflow.executions[name]
+        return summaries
+
+
+@pytest.fixture
+def batch_scene(fakes, clock) -> Callable[..., BatchScene]:
+    """batch_scene(grace=0.0) -> a BatchScene on this test's fakes and clock."""
+    return lambda grace=0.0: BatchScene(fakes, clock, grace)

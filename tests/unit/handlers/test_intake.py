@@ -47,15 +47,14 @@ def test_a_message_that_is_not_an_s3_event_is_refused_with_a_reason(body):
         uploads(sqs_record(body))
 
 
-def test_a_batch_files_own_messages_go_to_its_fan_out_and_its_rows(monkeypatch, fakes, clock, image_data):
+def test_a_batch_files_own_messages_go_to_its_fan_out_and_its_rows(monkeypatch, batch_scene, clock, image_data):
     """A resume message continues the file's fan-out; a chunk message makes its rows jobs."""
     from i2v import constants as c
     from i2v.handlers import intake
     from i2v.steps.batch import CHUNK_KIND, RESUME_KIND
     from i2v.steps.intake import Outcome
-    from tests.unit.steps.test_batch import Scene
 
-    scene = Scene(fakes, clock)
+    scene = batch_scene()
     monkeypatch.setattr(intake, "intake_deps", lambda: scene.deps)
     monkeypatch.setattr(intake, "intake_requeue", lambda: scene.rows.send)
     scene.bucket.put("uploads/i.png", image_data())

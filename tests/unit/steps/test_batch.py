@@ -9,80 +9,18 @@ import pytest
 
 from i2v import constants as c
 from i2v.backlog import order_key
-from i2v.batch import close_row
-from i2v.capacity import Capacity
 from i2v.clock import iso
 from i2v.contracts.errors import ErrorCode
 from i2v.contracts.job import BatchRef
 from i2v.contracts.status import JobStatus
 from i2v.jobs.keys import summary_key
-from i2v.notification import build_notification
-from i2v.settings import DispatchSettings, IntakeSettings
 from i2v.steps.batch import CHUNK_KIND, RESUME_KIND, Chunk, resumed_batch, take_batch, take_rows
-from i2v.steps.dispatch import DispatchDeps, Dispatcher
-from i2v.steps.intake import IntakeDeps, Outcome, Upload, take
-
-BUCKET = "media"
-
-
-class Scene:
-    def __init__(self, fakes, clock, grace: float = 0.0) -> None:
-        self.fakes, self.clock, self.meter = fakes, clock, fakes.Meter()
-        self.bucket = fakes.Bucket(BUCKET, self.meter)
-        self.jobs = fakes.JobsTable(self.meter)
-        self.backlog = fakes.Backlog(self.jobs)
-        self.workflow = fakes.Workflow(self.meter)
-        self.ledger = fakes.Ledger(self.meter)
-        self.rows = fakes.Rows(self.meter)
-        self.notifier = fakes.Notifier(self.meter)
-        self.provider = fakes.Client(submit=[f"task-{i}" for i in range(1000)])
-        self.deps = IntakeDeps(settings=IntakeSettings(bucket=BUCKET, jobs_table="j", control_table="c",
-                                                       state_machine_arn="sm", wake_queue_url="w",
-                                                       image_grace_seconds=grace),
-                               bucket=self.bucket, jobs=self.jobs, backlog=self.backlog, workflow=self.workflow,
-                               claims=fakes.Claims(self.meter), clock=clock)
-        self.deps.on_batch = lambda job, redrive: take_batch(job, redrive, self.deps, self.ledger, self.rows.send)
-        self.dispatcher = Dispatcher(DispatchDeps(
-            settings=DispatchSettings(bucket=BUCKET, jobs_table="j", control_table="c", idempotency_table="i",
-                                      state_machine_arn="sm", wake_queue_url="w"),
-            backlog=self.backlog, jobs=self.jobs,
-            capacity=Capacity(fakes.LeaseStore(self.meter), 1000, 1000, 60.0, clock=clock),
-            client=lambda: self.provider, bucket=self.bucket, workflow=self.workflow, wake_later=lambda s: None,
-            clock=clock, rng=random.Random(1)))
-
-    def put(self, key: str, data: bytes, **kw) -> Outcome:
-        version = self.bucket.put(key, data)
-        return take(Upload("ObjectCreated:Put", BUCKET, key, version_id=version, event_time=iso(self.clock())),
-                    self.deps)
-
-    def deliver_rows(self) -> list[Outcome]:
-        out = []
-        while self.rows.sent:
-            out += take_rows(Chunk.from_message(self.rows.sent.pop(0)), self.deps)
-        return out
-
-    def finish_all(self) -> list[dict]:
-        """What the workflow and the store step do for every started or rejected job: one notification each."""
-        summaries = []
-        for name, state in list(self.workflow.executions.items()):
-            job = state["job"]
-            ok = state["error"] is None
-            note = build_notification(job=job, status="SUCCEEDED" if ok else "FAILED",
-                                      task_id=(state.get("task") or {}).get("task_id"), provider_status=None,
-                                      output={"bucket": BUCKET, "key": job["video_key"], "size_bytes": 1,
-                                              "url": "https://x/v.mp4", "url_expires_at": iso(self.clock())}
-                                      if ok else None, error=state["error"], notified_at=self.clock())
-            self.notifier.publish(note)
-            done = close_row(note, self.ledger, self.bucket, self.notifier.publish, self.clock())
-            if done:
-                summaries.append(done)
-            del self.workflow.executions[name]
-        return summaries
+from i2v.steps.intake import Outcome, Upload, take
 
 
 @pytest.fixture
-def scene(fakes, clock) -> Scene:
-    return Scene(fakes, clock)
+def scene(batch_scene):
+    return batch_scene()
 
 
 def test_each_row_is_a_job_of_its_own_and_one_summary_follows_the_last(scene, image_data):
@@ -124,7 +62,7 @@ def test_bad_rows_fail_by_number_and_never_stop_the_good_ones(scene, image_data)
 def test_a_duplicate_batch_event_fans_out_nothing_more(scene, image_data):
     scene.bucket.put("uploads/a.png", image_data())
     version = scene.bucket.put("uploads/x.csv", b"image\na.png\n")
-    upload = Upload("ObjectCreated:Put", BUCKET, "uploads/x.csv", version_id=version, event_time=iso(scene.clock()))
+    upload = Upload("ObjectCreated:Put", scene.bucket.bucket, "uploads/x.csv", version_id=version, event_time=iso(scene.clock()))
     assert take(upload, scene.deps) == Outcome.PARKED
     assert take(upload, scene.deps) == Outcome.DUPLICATE
     assert len(scene.rows.sent) == 1
@@ -139,8 +77,8 @@ def test_a_file_that_is_no_batch_fails_once_as_a_whole(scene):
     assert state["error"]["code"] == ErrorCode.INVALID_BATCH_FILE and scene.rows.sent == []
 
 
-def test_images_a_batch_names_are_never_jobs_of_their_own(fakes, clock, image_data):
-    scene = Scene(fakes, clock, grace=10.0)
+def test_images_a_batch_names_are_never_jobs_of_their_own(batch_scene, image_data):
+    scene = batch_scene(grace=10.0)
     scene.put("uploads/x.csv", b"image,prompt\ncat.png,turn\n")
     assert scene.put("uploads/cat.png", image_data()) == Outcome.CLAIMED
     scene.deliver_rows()
@@ -204,7 +142,7 @@ def test_a_fan_out_cut_short_resumes_where_the_ledger_says_when_its_event_comes_
     scene.bucket.put("uploads/i.png", image_data())
     total = 5 * c.BATCH_CHUNK_ROWS
     version = scene.bucket.put("uploads/big.csv", ("image\n" + "i.png\n" * total).encode())
-    upload = Upload("ObjectCreated:Put", BUCKET, "uploads/big.csv", version_id=version, event_time=iso(scene.clock()))
+    upload = Upload("ObjectCreated:Put", scene.bucket.bucket, "uploads/big.csv", version_id=version, event_time=iso(scene.clock()))
     sent: list[dict] = []
 
     def dies_on_the_third_chunk(message: dict) -> None:
