@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -141,3 +142,26 @@ class Pipeline:
         sfn = self.cloud.client("stepfunctions")
         events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
         return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+_SKIPPED_PARTS = {".git", ".venv", ".tools", "node_modules", "cdk.out", "__pycache__"}
+_MARKDOWN_NAME = re.compile(r"[\w./-]*[\w-]\.md\b")
+_UPWARD_PATH = re.compile(r"(?<![\w.])(?:\.\./)+[\w.-]+")
+
+
+@functools.cache
+def repository_documents() -> frozenset[str]:
+    """The names of the Markdown documents this repository holds (what a user who cloned it has)."""
+    return frozenset(p.name for p in ROOT.rglob("*.md") if not _SKIPPED_PARTS & set(p.relative_to(ROOT).parts))
+
+
+def documents_users_lack(text: str, folder: Path = ROOT, *, paths: bool = True) -> list[str]:
+    """What ``text`` (written in ``folder``) points to that a user of the repository does not have: a Markdown
+    document by a name no file of the repository has, or (``paths``) a path up out of ``folder`` to nothing
+    it holds."""
+    missing = [name for name in _MARKDOWN_NAME.findall(text) if Path(name).name not in repository_documents()]
+    for path in _UPWARD_PATH.findall(text) if paths else ():
+        target = (folder / path).resolve()
+        if not (target.is_relative_to(ROOT) and target.exists()):
+            missing.append(path)
+    return missing
