@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from infra_synth import REPO_ROOT, Synth
-from support import documents_users_lack
 
 from i2v_infra.resources import FUNCTIONS, TABLES
+from support import documents_users_lack
 
 pytestmark = pytest.mark.infra
 
